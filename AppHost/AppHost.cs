@@ -1,0 +1,21 @@
+using FleetAspire.AppHost;
+using FleetAspire.AppHost.Infrastructure;
+using FleetAspire.Names;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+// PostgreSQL and RabbitMQ: containers, this machine's binaries, or given connection strings (docs/adr/0003).
+var infrastructure = builder.AddFleetInfrastructure();
+var signingKey = builder.AddParameter("auth-signing-key", secret: true);
+
+// Exactly one process migrates; every service waits for it to finish.
+var migrator = builder.AddProject<Projects.FleetAspire_Migrator>(ResourceNames.Migrator)
+    .WithReference(infrastructure.Database).WaitFor(infrastructure.Database)
+    .WithFleetTelemetryDefaults();
+
+builder.AddFleetService<Projects.FleetAspire_Agents>(ResourceNames.Agents, ServicePorts.Agents, infrastructure, migrator, signingKey);
+builder.AddFleetService<Projects.FleetAspire_Machines>(ResourceNames.Machines, ServicePorts.Machines, infrastructure, migrator, signingKey);
+builder.AddFleetService<Projects.FleetAspire_Pool>(ResourceNames.Pool, ServicePorts.Pool, infrastructure, migrator, signingKey);
+builder.AddFleetService<Projects.FleetAspire_Snapshots>(ResourceNames.Snapshots, ServicePorts.Snapshots, infrastructure, migrator, signingKey);
+
+builder.Build().Run();

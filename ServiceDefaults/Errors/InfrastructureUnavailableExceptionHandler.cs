@@ -1,0 +1,80 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace FleetAspire.ServiceDefaults.Errors;
+
+/// <summary>
+/// Turns "the database or the broker is not there" into 503 with Retry-After, so clients back off instead of
+/// treating an outage as a bug (500).
+/// </summary>
+public sealed partial class InfrastructureUnavailableExceptionHandler(
+    IProblemDetailsService problemDetails,
+    ILogger<InfrastructureUnavailableExceptionHandler> logger) : IExceptionHandler
+{
+    public const int RetryAfterSeconds = 5;
+
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (!IsInfrastructureOutage(exception))
+        {
+            return false;
+        }
+
+        LogOutage(logger, exception.GetType().Name);
+        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return await problemDetails.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "A dependency is unavailable",
+                Detail = "The database or message broker cannot be reached. Retry later.",
+            },
+        });
+    }
+
+    /// <summary>Walks the exception chain for the failure shapes of an unreachable PostgreSQL or RabbitMQ.</summary>
+    public static bool IsInfrastructureOutage(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case PostgresException pg when IsOutageSqlState(pg.SqlState):
+                    return true;
+                case PostgresException:
+                    return false;
+                case NpgsqlException:
+                case SocketException:
+                case TimeoutException:
+                    return true;
+            }
+
+            // The broker client types are matched by name so that services without a broker need no reference.
+            var name = e.GetType().FullName ?? string.Empty;
+            if (name.StartsWith("RabbitMQ.Client.Exceptions.", StringComparison.Ordinal)
+                || name is "MassTransit.RabbitMqConnectionException" or "MassTransit.RequestTimeoutException")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // Class 08 (connection exception), 57P0x (server shutting down / starting), 53300 (too many connections).
+    private static bool IsOutageSqlState(string sqlState) =>
+        sqlState.StartsWith("08", StringComparison.Ordinal)
+        || sqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
+            or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dependency unavailable ({ExceptionType}); answering 503")]
+    private static partial void LogOutage(ILogger logger, string exceptionType);
+}

@@ -1,0 +1,14 @@
+using FleetAspire.Agents;
+using FleetAspire.Agents.Apis;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+
+app.UseServiceDefaults();
+app.MapAgentsApi();
+
+app.Run();

@@ -1,0 +1,109 @@
+using System.Security.Claims;
+using FleetAspire.Cloud;
+using FleetAspire.Data;
+using FleetAspire.Data.Entities;
+using FleetAspire.Names;
+using FleetAspire.Pool.Application;
+using FleetAspire.ServiceDefaults.Auth;
+using FleetAspire.ServiceDefaults.Validation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace FleetAspire.Pool.Apis;
+
+public sealed record PoolStatusResponse(int TargetSize, int Launching, int Ready, string Provider, DateTimeOffset TargetUpdatedAt);
+
+public sealed record SetPoolTargetRequest(int? TargetSize);
+
+/// <summary>A pool machine as operators see it; the sharedKey stays in the database.</summary>
+public sealed record ParkedMachineResponse(string Id, string? MachineId, string MachineName, string? Ipv4, string Status, DateTimeOffset CreatedAt);
+
+public sealed record ParkedMachinePage(IReadOnlyList<ParkedMachineResponse> Items, string? NextCursor);
+
+public static class PoolApi
+{
+    /// <summary>The pool is operated, not used: every endpoint is operator-only.</summary>
+    public static IEndpointRouteBuilder MapPoolApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/pool").WithTags("Pool").RequireAuthorization(AuthNames.OperatorPolicy);
+        api.MapGet("/", GetStatus).WithName("GetPoolStatus");
+        api.MapPut("/target", SetTarget).WithName("SetPoolTarget").WithSummary("Set the number of machines the pool keeps");
+        api.MapGet("/machines", ListMachines).WithName("ListPoolMachines");
+        api.MapPost("/reconcile", Reconcile).WithName("ReconcilePool").WithSummary("Run one reconcile pass now");
+        return app;
+    }
+
+    public static async Task<Ok<PoolStatusResponse>> GetStatus(FleetDbContext db, ICloudProvider provider, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await StatusAsync(db, provider, cancellationToken));
+
+    public static async Task<Results<Ok<PoolStatusResponse>, ValidationProblem>> SetTarget(
+        SetPoolTargetRequest? request, ClaimsPrincipal caller, FleetDbContext db, ICloudProvider provider,
+        ReconcileSignal reconcile, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors().Check("targetSize", request?.TargetSize is >= 0 and <= PoolOptions.MaxTargetSize
+            ? null
+            : $"must be between 0 and {PoolOptions.MaxTargetSize}");
+        if (errors.Any)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        var now = time.GetUtcNow();
+        var operatorId = caller.UserId();
+        await db.PoolSettings.ExecuteUpdateAsync(s => s
+            .SetProperty(p => p.TargetSize, request!.TargetSize!.Value)
+            .SetProperty(p => p.UpdatedAt, now)
+            .SetProperty(p => p.UpdatedBy, operatorId), cancellationToken);
+        reconcile.Notify();
+        return TypedResults.Ok(await StatusAsync(db, provider, cancellationToken));
+    }
+
+    public static async Task<Results<Ok<ParkedMachinePage>, ValidationProblem>> ListMachines(
+        FleetDbContext db, [FromQuery] string? status, [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors()
+            .Check("status", status is null or ParkedMachineStatus.Launching or ParkedMachineStatus.Ready ? null : "must be 'launching' or 'ready'")
+            .Check("after", InputRules.Cursor(after))
+            .Check("limit", InputRules.PageSize(limit));
+        if (errors.Any)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        var take = limit ?? InputRules.DefaultPageSize;
+        var query = db.ParkedMachines.AsNoTracking();
+        if (status is not null)
+        {
+            query = query.Where(p => p.Status == status);
+        }
+
+        if (after is not null)
+        {
+            query = query.Where(p => string.Compare(p.Id, after) > 0);
+        }
+
+        var rows = await query.OrderBy(p => p.Id).Take(take + 1)
+            .Select(p => new ParkedMachineResponse(p.Id, p.MachineId, p.MachineName, p.Ipv4, p.Status, p.CreatedAt))
+            .ToListAsync(cancellationToken);
+        var items = rows.Take(take).ToList();
+        return TypedResults.Ok(new ParkedMachinePage(items, rows.Count > take ? items[^1].Id : null));
+    }
+
+    public static async Task<Ok<ReconcileReport>> Reconcile(PoolReconciler reconciler, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await reconciler.ReconcileOnceAsync(cancellationToken));
+
+    private static async Task<PoolStatusResponse> StatusAsync(FleetDbContext db, ICloudProvider provider, CancellationToken cancellationToken)
+    {
+        var settings = await db.PoolSettings.AsNoTracking().SingleAsync(cancellationToken);
+        var counts = await db.ParkedMachines.GroupBy(p => p.Status)
+            .Select(g => new { Status = g.Key, Count = g.Count() })
+            .ToDictionaryAsync(x => x.Status, x => x.Count, cancellationToken);
+        return new PoolStatusResponse(
+            settings.TargetSize,
+            counts.GetValueOrDefault(ParkedMachineStatus.Launching),
+            counts.GetValueOrDefault(ParkedMachineStatus.Ready),
+            provider.Name,
+            settings.UpdatedAt);
+    }
+}

@@ -1,0 +1,30 @@
+using FleetAspire.Cloud;
+using FleetAspire.Data;
+using FleetAspire.Messaging;
+using FleetAspire.Pool.Application;
+using FleetAspire.Pool.Consumers;
+using MassTransit;
+
+namespace FleetAspire.Pool;
+
+internal static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddFleetDatabase();
+        builder.AddCloudProvider();
+        builder.AddFleetMessaging(AddEventBusSubscriptions);
+
+        builder.Services.AddOptions<PoolOptions>().BindConfiguration(PoolOptions.Section);
+        builder.Services.AddSingleton<ReconcileSignal>();
+        builder.Services.AddScoped<PoolReconciler>();
+        builder.Services.AddHostedService<PoolReconcilerService>();
+    }
+
+    /// <summary>Every event the pool reacts to.</summary>
+    private static void AddEventBusSubscriptions(IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<MachineReleasedConsumer, MachineReleasedConsumerDefinition>();
+        bus.AddConsumer<MachineClaimedConsumer, MachineClaimedConsumerDefinition>();
+    }
+}

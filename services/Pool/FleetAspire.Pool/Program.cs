@@ -1,0 +1,14 @@
+using FleetAspire.Pool;
+using FleetAspire.Pool.Apis;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+
+app.UseServiceDefaults();
+app.MapPoolApi();
+
+app.Run();

@@ -1,0 +1,20 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace FleetAspire.Data;
+
+/// <summary>The provider settings every user of <see cref="FleetDbContext"/> shares: services, migrator, tests, bench.</summary>
+public static class FleetDbContextOptions
+{
+    public static TBuilder UseFleetConventions<TBuilder>(this TBuilder options) where TBuilder : DbContextOptionsBuilder
+    {
+        options.UseSnakeCaseNamingConvention();
+        return options;
+    }
+
+    /// <summary>Options for code that builds a context by hand (migrator tests, bench, fixtures).</summary>
+    public static DbContextOptions<FleetDbContext> Build(string connectionString) =>
+        new DbContextOptionsBuilder<FleetDbContext>()
+            .UseNpgsql(connectionString)
+            .UseFleetConventions()
+            .Options;
+}

@@ -1,0 +1,14 @@
+using FleetAspire.Snapshots;
+using FleetAspire.Snapshots.Apis;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+
+app.UseServiceDefaults();
+app.MapSnapshotsApi();
+
+app.Run();
