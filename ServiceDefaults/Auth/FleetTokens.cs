@@ -13,9 +13,10 @@ public static class FleetTokens
     /// <summary>HMAC-SHA256 wants at least 256 bits of key.</summary>
     public const int MinimumKeyBytes = 32;
 
-    public static string Create(string signingKey, string subject, string role, TimeSpan lifetime)
+    /// <param name="issuedAt">Defaults to now; tests pass a past instant to mint an expired token.</param>
+    public static string Create(string signingKey, string subject, string role, TimeSpan lifetime, DateTime? issuedAt = null)
     {
-        var now = DateTime.UtcNow;
+        var now = issuedAt ?? DateTime.UtcNow;
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = AuthNames.Issuer,

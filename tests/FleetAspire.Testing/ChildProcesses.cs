@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Collections.Concurrent;
+
+namespace FleetAspire.Testing;
+
+/// <summary>
+/// Starts the servers tests need so that they die with the test process, however it ends.
+/// </summary>
+/// <remarks>
+/// Children are started through <c>setpriv --pdeathsig</c>: the kernel signals them when their parent goes away,
+/// even on SIGKILL. That signal is tied to the thread that forked, not the process, so every start happens on one
+/// dedicated thread that lives as long as the process (a thread-pool thread may be retired and take the children
+/// with it).
+/// </remarks>
+public static class ChildProcesses
+{
+    private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<Process> Done)> Queue = new();
+    private static readonly ConcurrentBag<Process> Started = [];
+
+    static ChildProcesses()
+    {
+        var launcher = new Thread(() =>
+        {
+            foreach (var (start, done) in Queue.GetConsumingEnumerable())
+            {
+                try
+                {
+                    var process = Process.Start(start)!;
+                    Started.Add(process);
+                    done.SetResult(process);
+                }
+                catch (Exception ex)
+                {
+                    done.SetException(ex);
+                }
+            }
+        })
+        { IsBackground = true, Name = "child-process-launcher" };
+        launcher.Start();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => StopAll();
+    }
+
+    /// <param name="deathSignal">What the child gets when this process dies (INT is PostgreSQL's fast shutdown).</param>
+    public static Task<Process> StartAsync(string command, IEnumerable<string> args, IDictionary<string, string>? environment,
+        string logFile, string deathSignal = "TERM", string? runAsUser = null)
+    {
+        var start = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add($"--pdeathsig={deathSignal}");
+        if (runAsUser is not null)
+        {
+            start.ArgumentList.Add($"--reuid={runAsUser}");
+            start.ArgumentList.Add($"--regid={runAsUser}");
+            start.ArgumentList.Add("--init-groups");
+        }
+
+        start.ArgumentList.Add("--");
+        start.ArgumentList.Add(command);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        var done = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Queue.Add((start, done));
+        return done.Task.ContinueWith(t =>
+        {
+            var process = t.Result;
+            var log = new StreamWriter(logFile, append: true) { AutoFlush = true };
+            process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
+            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return process;
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>Runs a command to completion; throws with its output when it fails.</summary>
+    public static async Task<string> RunAsync(string command, IEnumerable<string> args, IDictionary<string, string>? environment = null, string? runAsUser = null)
+    {
+        var start = new ProcessStartInfo(runAsUser is null ? command : "setpriv")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (runAsUser is not null)
+        {
+            foreach (var a in new[] { $"--reuid={runAsUser}", $"--regid={runAsUser}", "--init-groups", "--", command })
+            {
+                start.ArgumentList.Add(a);
+            }
+        }
+
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{command} {string.Join(' ', args)} exited {process.ExitCode}: {await stderr}{await stdout}");
+        }
+
+        return await stdout;
+    }
+
+    public static void Signal(Process process, string signal)
+    {
+        try
+        {
+            using var kill = Process.Start("kill", $"-{signal} {process.Id}");
+            kill.WaitForExit();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    private static void StopAll()
+    {
+        foreach (var process in Started)
+        {
+            try
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+    }
+}

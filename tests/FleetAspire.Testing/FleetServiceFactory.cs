@@ -1,0 +1,46 @@
+using System.Net.Http.Headers;
+using FleetAspire.Names;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace FleetAspire.Testing;
+
+/// <summary>
+/// Hosts one real service in-process against real PostgreSQL and RabbitMQ. <typeparamref name="TEntryPoint"/> is
+/// any public type of the service's assembly (several services' <c>Program</c> types would collide).
+/// </summary>
+public sealed class FleetServiceFactory<TEntryPoint>(
+    string databaseConnectionString,
+    string? amqpUri,
+    IReadOnlyDictionary<string, string?>? settings = null) : WebApplicationFactory<TEntryPoint>
+    where TEntryPoint : class
+{
+    public string DatabaseConnectionString { get; } = databaseConnectionString;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        // Host settings are visible while Program builds its services, unlike late app configuration.
+        builder.UseSetting($"ConnectionStrings:{ResourceNames.FleetDatabase}", DatabaseConnectionString);
+        builder.UseSetting($"ConnectionStrings:{ResourceNames.RabbitMq}", amqpUri ?? "amqp://guest:guest@127.0.0.1:1/");
+        builder.UseSetting(AuthNames.SigningKeyConfig, TestTokens.SigningKey);
+        builder.UseSetting("Cloud:Simulator:ReadyDelay", "00:00:00");
+        builder.UseSetting("Outbox:PollInterval", "00:00:00.100");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+
+    /// <summary>A client that calls as <paramref name="token"/> (see <see cref="TestTokens"/>); null for anonymous.</summary>
+    public HttpClient ClientFor(string? token)
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+}

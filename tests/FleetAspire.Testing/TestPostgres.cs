@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using FleetAspire.Data;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace FleetAspire.Testing;
+
+/// <summary>
+/// One throwaway PostgreSQL cluster per test process (or the server in <c>FLEET_TEST_POSTGRES</c>), a migrated
+/// template database, and a fresh copy of it per test class: <c>CREATE DATABASE … TEMPLATE</c> takes milliseconds.
+/// </summary>
+public sealed class TestPostgres
+{
+    public const string ExternalVariable = "FLEET_TEST_POSTGRES";
+    private const string TemplateDatabase = "fleet_template";
+    private static readonly Lazy<Task<TestPostgres>> Shared = new(StartAsync);
+    private static int _databaseCounter;
+
+    private TestPostgres(string serverConnectionString, Process? server, string? dataDirectory)
+    {
+        ServerConnectionString = serverConnectionString;
+        Server = server;
+        DataDirectory = dataDirectory;
+    }
+
+    /// <summary>Connection string of the maintenance database (<c>postgres</c>).</summary>
+    public string ServerConnectionString { get; }
+    public Process? Server { get; }
+    public string? DataDirectory { get; }
+
+    public static Task<TestPostgres> GetAsync() => Shared.Value;
+
+    /// <summary>A new database with the current schema, named after the test class for readable failures.</summary>
+    public async Task<string> CreateDatabaseAsync(string hint)
+    {
+        var name = $"t{Interlocked.Increment(ref _databaseCounter)}_{new string(hint.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).Take(40).ToArray())}_{Environment.ProcessId}";
+        await using var connection = new NpgsqlConnection(ServerConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\" TEMPLATE {TemplateDatabase}", connection);
+        await command.ExecuteNonQueryAsync();
+        return DatabaseConnectionString(name);
+    }
+
+    /// <summary>An empty database without any schema (for migration tests).</summary>
+    public async Task<string> CreateEmptyDatabaseAsync(string hint)
+    {
+        var name = $"e{Interlocked.Increment(ref _databaseCounter)}_{new string(hint.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).Take(40).ToArray())}_{Environment.ProcessId}";
+        await using var connection = new NpgsqlConnection(ServerConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        await command.ExecuteNonQueryAsync();
+        return DatabaseConnectionString(name);
+    }
+
+    public string DatabaseConnectionString(string database) =>
+        new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = database }.ConnectionString;
+
+    private static async Task<TestPostgres> StartAsync()
+    {
+        var external = Environment.GetEnvironmentVariable(ExternalVariable);
+        var postgres = string.IsNullOrWhiteSpace(external)
+            ? await StartLocalAsync()
+            : new TestPostgres(external, null, null);
+        await CreateTemplateAsync(postgres.ServerConnectionString);
+        return postgres;
+    }
+
+    private static async Task<TestPostgres> StartLocalAsync()
+    {
+        var bin = FindPostgresBin();
+        var root = Path.Combine(Path.GetTempPath(), $"fleet-test-pg-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var data = Path.Combine(root, "data");
+        Directory.CreateDirectory(root);
+        var asUser = Environment.UserName == "root" ? "postgres" : null;
+        if (asUser is not null)
+        {
+            await ChildProcesses.RunAsync("chown", ["-R", "postgres:postgres", root]);
+        }
+
+        // Trust on 127.0.0.1 is fine for a cluster that lives in /tmp for one test run.
+        await ChildProcesses.RunAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"], runAsUser: asUser);
+        var port = FreePort();
+        // fsync off: these databases are thrown away; durability is exercised by the benchmarks, which run with it on.
+        var server = await ChildProcesses.StartAsync(
+            Path.Combine(bin, "postgres"),
+            ["-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-h", "127.0.0.1", "-k", data,
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=400"],
+            environment: null,
+            logFile: Path.Combine(root, "postgres.log"),
+            deathSignal: "INT",
+            runAsUser: asUser);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+
+        var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true;Timeout=5";
+        await Eventually.SucceedsAsync(async () =>
+        {
+            await using var c = new NpgsqlConnection(connectionString);
+            await c.OpenAsync();
+        }, TimeSpan.FromSeconds(30), "PostgreSQL did not accept connections");
+        return new TestPostgres(connectionString, server, data);
+    }
+
+    private static async Task CreateTemplateAsync(string serverConnectionString)
+    {
+        await using (var connection = new NpgsqlConnection(serverConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {TemplateDatabase} WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        var templateConnection = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = TemplateDatabase, Pooling = false }.ConnectionString;
+        await using (var db = new FleetDbContext(FleetDbContextOptions.Build(templateConnection)))
+        {
+            await db.Database.MigrateAsync();
+        }
+
+        // CREATE DATABASE … TEMPLATE needs the template to have no sessions.
+        NpgsqlConnection.ClearAllPools();
+    }
+
+    public static string FindPostgresBin()
+    {
+        var root = "/usr/lib/postgresql";
+        var bin = Directory.Exists(root)
+            ? Directory.GetDirectories(root).Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "postgres")))
+                .OrderByDescending(d => d, StringComparer.Ordinal).FirstOrDefault()
+            : null;
+        return bin ?? throw new InvalidOperationException(
+            $"No PostgreSQL server binaries under {root}. Install postgresql-15 or set {ExternalVariable} to a server connection string.");
+    }
+
+    internal static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    internal static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A server still shutting down may hold files; /tmp is cleaned eventually.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
