@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 
 namespace FleetAspire.Cloud;
@@ -21,12 +22,19 @@ public static class CloudProviderExtensions
             return builder;
         }
 
+        // RemoveAllResilienceHandlers is marked experimental; it is the documented way to replace the defaults.
+#pragma warning disable EXTEXP0001
         builder.Services.AddHttpClient<ICloudProvider, HetznerCloudProvider>((sp, http) =>
         {
             var o = sp.GetRequiredService<IOptions<CloudOptions>>().Value.Hetzner;
             http.BaseAddress = o.BaseUrl;
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", o.Token);
-        });
+        })
+        // Creating a server is not idempotent: a retried POST after a lost answer would start a second, billable
+        // server. Retries are for reads and deletes only; the reconciler's next pass covers a failed create.
+        .RemoveAllResilienceHandlers()
+        .AddStandardResilienceHandler(o => o.Retry.DisableForUnsafeHttpMethods());
+#pragma warning restore EXTEXP0001
         return builder;
     }
 }
