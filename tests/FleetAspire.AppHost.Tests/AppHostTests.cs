@@ -1,0 +1,56 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using FleetAspire.Names;
+using FleetAspire.Testing;
+
+namespace FleetAspire.AppHost.Tests;
+
+[Collection(FleetAppHostCollection.Name)]
+public sealed class AppHostTests(FleetAppHostFixture fixture)
+{
+    [Fact]
+    public async Task Every_service_answers_its_health_probe()
+    {
+        foreach (var service in new[] { ResourceNames.Agents, ResourceNames.Machines, ResourceNames.Pool, ResourceNames.Snapshots })
+        {
+            using var client = fixture.Client(service, token: null);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task An_agent_is_created_claims_a_pool_machine_connects_and_releases_it_across_the_running_app()
+    {
+        using var ops = fixture.Client(ResourceNames.Pool, TestTokens.Operator());
+        using var user = fixture.Client(ResourceNames.Agents, TestTokens.User("e2e"));
+        (await ops.PutAsJsonAsync("/api/pool/target", new { targetSize = 2 })).EnsureSuccessStatusCode();
+        // The pool's own reconciler (not the test) fills the pool.
+        await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<JsonElement>("/api/pool")).GetProperty("ready").GetInt32() == 2,
+            TimeSpan.FromSeconds(30), "the pool did not fill");
+
+        var created = await user.PostAsJsonAsync("/api/agents", new { name = "e2e-agent" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var agentId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        var claim = await user.PostAsync($"/api/agents/{agentId}/claim", null);
+        Assert.Equal(HttpStatusCode.OK, claim.StatusCode);
+        var claimed = await claim.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("hetzner", claimed.GetProperty("machineType").GetString());
+
+        var connection = await user.GetFromJsonAsync<JsonElement>($"/api/agents/{agentId}/connection");
+        Assert.Equal(claimed.GetProperty("machineIpv4").GetString(), connection.GetProperty("ipv4").GetString());
+        Assert.Equal(8911, connection.GetProperty("port").GetInt32());
+        Assert.False(string.IsNullOrEmpty(connection.GetProperty("sharedKey").GetString()));
+
+        // The MachineClaimed event crosses RabbitMQ to the pool, which replenishes to its target.
+        await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<JsonElement>("/api/pool")).GetProperty("ready").GetInt32() == 2,
+            TimeSpan.FromSeconds(30), "the pool did not replenish after the claim");
+
+        var release = await user.PostAsync($"/api/agents/{agentId}/release", null);
+        Assert.Equal(HttpStatusCode.OK, release.StatusCode);
+        var released = await release.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(JsonValueKind.Null, released.GetProperty("machineId").ValueKind);
+        Assert.Equal(HttpStatusCode.Conflict, (await user.GetAsync($"/api/agents/{agentId}/connection")).StatusCode);
+    }
+}
