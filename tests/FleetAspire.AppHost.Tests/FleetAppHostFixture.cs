@@ -38,7 +38,7 @@ public sealed class FleetAppHostFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await App.DisposeAsync();
-        TestPostgresCleanup.TryDelete(_dataDirectory);
+        ChildProcesses.DeleteOnExit(_dataDirectory);
     }
 
     public HttpClient Client(string resource, string? token)
@@ -57,21 +57,4 @@ public sealed class FleetAppHostFixture : IAsyncLifetime
 public sealed class FleetAppHostCollection : ICollectionFixture<FleetAppHostFixture>
 {
     public const string Name = "apphost";
-}
-
-internal static class TestPostgresCleanup
-{
-    public static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
 }

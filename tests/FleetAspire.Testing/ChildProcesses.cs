@@ -16,6 +16,7 @@ public static class ChildProcesses
 {
     private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<Process> Done)> Queue = new();
     private static readonly ConcurrentBag<Process> Started = [];
+    private static readonly ConcurrentBag<string> Directories = [];
 
     static ChildProcesses()
     {
@@ -131,6 +132,9 @@ public static class ChildProcesses
         }
     }
 
+    /// <summary>Deleted at process exit, after every child has stopped writing to it.</summary>
+    public static void DeleteOnExit(string directory) => Directories.Add(directory);
+
     private static void StopAll()
     {
         foreach (var process in Started)
@@ -140,11 +144,27 @@ public static class ChildProcesses
                 if (!process.HasExited)
                 {
                     process.Kill(entireProcessTree: true);
+                    process.WaitForExit(TimeSpan.FromSeconds(5));
                 }
             }
             catch (InvalidOperationException)
             {
                 // Already gone.
+            }
+        }
+
+        foreach (var directory in Directories)
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: /tmp is cleaned eventually.
+            }
+            catch (UnauthorizedAccessException)
+            {
             }
         }
     }

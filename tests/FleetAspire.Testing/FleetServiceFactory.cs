@@ -1,7 +1,10 @@
 using System.Net.Http.Headers;
 using FleetAspire.Names;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FleetAspire.Testing;
 
@@ -30,6 +33,15 @@ public sealed class FleetServiceFactory<TEntryPoint>(
         {
             builder.UseSetting(key, value);
         }
+    }
+
+    /// <summary>Serves over real Kestrel on a free loopback port (for traffic that must cross a socket); returns its address.</summary>
+    public Uri StartKestrel()
+    {
+        UseKestrel(0);
+        StartServer();
+        var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        return new Uri(addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
     }
 
     /// <summary>A client that calls as <paramref name="token"/> (see <see cref="TestTokens"/>); null for anonymous.</summary>

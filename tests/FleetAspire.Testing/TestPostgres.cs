@@ -91,7 +91,7 @@ public sealed class TestPostgres
             logFile: Path.Combine(root, "postgres.log"),
             deathSignal: "INT",
             runAsUser: asUser);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(root);
+        ChildProcesses.DeleteOnExit(root);
 
         var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true;Timeout=5";
         await Eventually.SucceedsAsync(async () =>
@@ -137,20 +137,5 @@ public sealed class TestPostgres
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    internal static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A server still shutting down may hold files; /tmp is cleaned eventually.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 }

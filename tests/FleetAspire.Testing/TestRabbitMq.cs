@@ -86,7 +86,7 @@ public sealed class TestRabbitMq
         var home = Path.Combine(Path.GetTempPath(), $"fleet-test-rabbit-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(home);
         await File.WriteAllTextAsync(Path.Combine(home, "enabled_plugins"), "[].\n");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => TestPostgres.TryDelete(home);
+        ChildProcesses.DeleteOnExit(home);
 
         var epmdPort = TestPostgres.FreePort().ToString(CultureInfo.InvariantCulture);
         var amqpPort = TestPostgres.FreePort();
