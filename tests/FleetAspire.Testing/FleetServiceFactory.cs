@@ -20,6 +20,17 @@ public sealed class FleetServiceFactory<TEntryPoint>(
 {
     public string DatabaseConnectionString { get; } = databaseConnectionString;
 
+    static FleetServiceFactory()
+    {
+        // Everything a service needs comes from the settings below, not from files in its project folder; pointing
+        // the content root at the output folder lets tools outside tests/ (the bench) host services too.
+        var variable = "ASPNETCORE_TEST_CONTENTROOT_" + typeof(TEntryPoint).Assembly.GetName().Name!.ToUpperInvariant().Replace('.', '_');
+        if (Environment.GetEnvironmentVariable(variable) is null)
+        {
+            Environment.SetEnvironmentVariable(variable, AppContext.BaseDirectory);
+        }
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");

@@ -61,13 +61,24 @@ public sealed class TestPostgres
     {
         var external = Environment.GetEnvironmentVariable(ExternalVariable);
         var postgres = string.IsNullOrWhiteSpace(external)
-            ? await StartLocalAsync()
+            ? await StartLocalAsync(durable: false)
             : new TestPostgres(external, null, null);
         await CreateTemplateAsync(postgres.ServerConnectionString);
         return postgres;
     }
 
-    private static async Task<TestPostgres> StartLocalAsync()
+    /// <summary>
+    /// A cluster of its own with production durability (fsync on), for benchmarks whose figures are compared with
+    /// floors measured that way.
+    /// </summary>
+    public static async Task<TestPostgres> StartDedicatedAsync(bool durable)
+    {
+        var postgres = await StartLocalAsync(durable);
+        await CreateTemplateAsync(postgres.ServerConnectionString);
+        return postgres;
+    }
+
+    private static async Task<TestPostgres> StartLocalAsync(bool durable)
     {
         var bin = FindPostgresBin();
         var root = Path.Combine(Path.GetTempPath(), $"fleet-test-pg-{Environment.ProcessId}-{Guid.NewGuid():N}");
@@ -82,11 +93,12 @@ public sealed class TestPostgres
         // Trust on 127.0.0.1 is fine for a cluster that lives in /tmp for one test run.
         await ChildProcesses.RunAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"], runAsUser: asUser);
         var port = FreePort();
-        // fsync off: these databases are thrown away; durability is exercised by the benchmarks, which run with it on.
+        // fsync off for tests: their databases are thrown away. Benchmarks ask for durability, as production runs.
+        string[] durability = durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
         var server = await ChildProcesses.StartAsync(
             Path.Combine(bin, "postgres"),
             ["-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-h", "127.0.0.1", "-k", data,
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=400"],
+             "-c", "max_connections=400", .. durability],
             environment: null,
             logFile: Path.Combine(root, "postgres.log"),
             deathSignal: "INT",

@@ -94,40 +94,54 @@ public sealed partial class OutboxDispatcher(
 
     private async Task<int> PublishBatchAsync(FleetDbContext db, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
-        var batch = await db.OutboxMessages
+        var batch = await db.OutboxMessages.AsNoTracking()
             .Where(o => o.SentAt == null)
             .OrderBy(o => o.Id)
             .Take(options.Value.BatchSize)
             .ToListAsync(cancellationToken);
 
-        var sent = 0;
-        foreach (var row in batch)
-        {
-            try
-            {
-                await PublishAsync(publisher, row, cancellationToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                row.Attempts++;
-                row.LastError = ex.GetType().Name;
-                await db.SaveChangesAsync(CancellationToken.None);
-                throw;
-            }
-
-            row.SentAt = DateTimeOffset.UtcNow;
-            row.Attempts++;
-            await db.SaveChangesAsync(CancellationToken.None);
-            sent++;
-        }
-
         if (batch.Count == 0)
         {
             var cutoff = DateTimeOffset.UtcNow - options.Value.SentRetention;
             await db.OutboxMessages.Where(o => o.SentAt != null && o.SentAt < cutoff).ExecuteDeleteAsync(cancellationToken);
+            return 0;
         }
 
-        return sent;
+        // Publish in order; stop at the first failure so nothing overtakes it. Rows published before the failure
+        // are marked sent together, in one statement, whatever happens next.
+        var sent = new List<long>(batch.Count);
+        try
+        {
+            foreach (var row in batch)
+            {
+                try
+                {
+                    await PublishAsync(publisher, row, cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    var error = ex.GetType().Name;
+                    await db.OutboxMessages.Where(o => o.Id == row.Id).ExecuteUpdateAsync(
+                        u => u.SetProperty(o => o.Attempts, o => o.Attempts + 1).SetProperty(o => o.LastError, error),
+                        CancellationToken.None);
+                    throw;
+                }
+
+                sent.Add(row.Id);
+            }
+        }
+        finally
+        {
+            if (sent.Count > 0)
+            {
+                var now = DateTimeOffset.UtcNow;
+                await db.OutboxMessages.Where(o => sent.Contains(o.Id)).ExecuteUpdateAsync(
+                    u => u.SetProperty(o => o.SentAt, now).SetProperty(o => o.Attempts, o => o.Attempts + 1),
+                    CancellationToken.None);
+            }
+        }
+
+        return sent.Count;
     }
 
     private async Task PublishAsync(IPublishEndpoint publisher, OutboxMessage row, CancellationToken cancellationToken)

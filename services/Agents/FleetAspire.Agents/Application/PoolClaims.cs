@@ -8,8 +8,8 @@ using FleetAspire.Messaging;
 using FleetAspire.Names;
 using FleetAspire.ServiceDefaults.Auth;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace FleetAspire.Agents.Application;
 
@@ -30,11 +30,17 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
     private static readonly ActivitySource Activity = new(TelemetryNames.ActivitySource);
 
     /// <summary>
-    /// One statement locks the agent (only if it has no machine), takes the oldest ready pool row with
-    /// <c>FOR UPDATE SKIP LOCKED</c>, deletes it and copies its fields onto the agent. Concurrent claimers skip each
-    /// other's rows instead of queueing; a second claim for the same agent waits for the first and then finds the
-    /// agent no longer free. So no machine goes to two agents and no agent gets two machines.
+    /// The whole claim is one statement, committed on its own: it locks the agent (only if it has no machine), takes
+    /// the oldest ready pool row with <c>FOR UPDATE SKIP LOCKED</c>, deletes it, copies its fields onto the agent,
+    /// writes the <see cref="MachineClaimed"/> outbox row and returns the agent.
     /// </summary>
+    /// <remarks>
+    /// Concurrent claimers skip each other's pool rows instead of queueing; a second claim for the same agent waits
+    /// on the agent's row lock and then finds it no longer free. So no machine goes to two agents and no agent gets
+    /// two machines. One statement means one round trip and one commit: round trips, not rows, are what a claim
+    /// costs. The event payload is built here in SQL; <c>Claim_writes_a_MachineClaimed_event_the_contract_can_read</c>
+    /// pins it to the contract record.
+    /// </remarks>
     private const string ClaimSql = """
         WITH agent AS (
             SELECT id FROM agents
@@ -49,58 +55,71 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED)
             RETURNING id, machine_id, ipv4, shared_key
+        ), claimed AS (
+            UPDATE agents a
+            SET machine_id = p.machine_id, machine_ipv4 = p.ipv4, machine_shared_key = p.shared_key,
+                machine_type = 'hetzner', status = 'active', updated_at = @now
+            FROM picked p
+            WHERE a.id = @agent_id
+            RETURNING a.id, a.name, a.user_id, a.status, a.created_at, a.updated_at, a.machine_id, a.machine_ipv4,
+                      a.machine_type, p.id AS parked_id
+        ), event AS (
+            INSERT INTO outbox_messages (message_id, aggregate_id, message_type, payload, trace_parent, created_at, attempts)
+            SELECT @message_id, c.id, @message_type,
+                   jsonb_build_object('agentId', c.id, 'parkedMachineId', c.parked_id,
+                                      'providerMachineId', c.machine_id, 'claimedAt', @now),
+                   @trace_parent, @now, 0
+            FROM claimed c
         )
-        UPDATE agents a
-        SET machine_id = p.machine_id, machine_ipv4 = p.ipv4, machine_shared_key = p.shared_key,
-            machine_type = 'hetzner', status = 'active', updated_at = @now
-        FROM picked p
-        WHERE a.id = @agent_id
-        RETURNING p.id, p.machine_id
+        SELECT id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_type FROM claimed
         """;
 
     public async Task<(ClaimOutcome Outcome, Agent? Agent)> ClaimAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
         using var span = Activity.StartActivity("pool claim");
-        var now = time.GetUtcNow();
-        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
-        {
-            var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-            await using var command = new NpgsqlCommand(ClaimSql, connection, (NpgsqlTransaction)tx.GetDbTransaction());
-            command.Parameters.AddWithValue("agent_id", agentId);
-            command.Parameters.AddWithValue("user_id", caller.UserId());
-            command.Parameters.AddWithValue("is_operator", caller.IsOperator());
-            command.Parameters.AddWithValue("now", now);
-
-            string? parkedId = null, providerId = null;
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-            {
-                if (await reader.ReadAsync(cancellationToken))
-                {
-                    parkedId = reader.GetString(0);
-                    providerId = reader.GetString(1);
-                }
-            }
-
-            if (parkedId is not null)
-            {
-                db.Enqueue(agentId, new MachineClaimed
-                {
-                    AgentId = agentId,
-                    ParkedMachineId = parkedId,
-                    ProviderMachineId = providerId!,
-                    ClaimedAt = now,
-                });
-                await db.SaveChangesAsync(cancellationToken);
-                await tx.CommitAsync(cancellationToken);
-                outbox.Notify();
-                span?.SetTag("fleet.claim.outcome", "claimed");
-                return (ClaimOutcome.Claimed, await db.Agents.AsNoTracking().FirstAsync(a => a.Id == agentId, cancellationToken));
-            }
-        }
-
-        // Nothing was claimed: say why. This read is outside the transaction; it only explains, it decides nothing.
         var isOperator = caller.IsOperator();
         var userId = caller.UserId();
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var command = new NpgsqlCommand(ClaimSql, connection);
+            command.Parameters.Add(new NpgsqlParameter<string>("agent_id", NpgsqlDbType.Text) { TypedValue = agentId });
+            command.Parameters.Add(new NpgsqlParameter<string>("user_id", NpgsqlDbType.Text) { TypedValue = userId });
+            command.Parameters.Add(new NpgsqlParameter<bool>("is_operator", NpgsqlDbType.Boolean) { TypedValue = isOperator });
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", NpgsqlDbType.TimestampTz) { TypedValue = time.GetUtcNow() });
+            command.Parameters.Add(new NpgsqlParameter<Guid>("message_id", NpgsqlDbType.Uuid) { TypedValue = Guid.CreateVersion7() });
+            command.Parameters.Add(new NpgsqlParameter<string>("message_type", NpgsqlDbType.Text) { TypedValue = typeof(MachineClaimed).FullName! });
+            command.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)System.Diagnostics.Activity.Current?.Id ?? DBNull.Value });
+            // Prepared statements outlive the pooled connection, so after the first claim on a physical connection
+            // this is a lookup, and PostgreSQL skips parsing and planning the statement.
+            await command.PrepareAsync(cancellationToken);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                var claimed = new Agent
+                {
+                    Id = reader.GetString(0),
+                    Name = reader.GetString(1),
+                    UserId = reader.GetString(2),
+                    Status = reader.GetString(3),
+                    CreatedAt = reader.GetFieldValue<DateTimeOffset>(4),
+                    UpdatedAt = reader.GetFieldValue<DateTimeOffset>(5),
+                    MachineId = reader.GetString(6),
+                    MachineIpv4 = reader.IsDBNull(7) ? null : reader.GetString(7),
+                    MachineType = reader.GetString(8),
+                };
+                outbox.Notify();
+                span?.SetTag("fleet.claim.outcome", "claimed");
+                return (ClaimOutcome.Claimed, claimed);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+
+        // Nothing was claimed: say why. This read only explains; it decides nothing.
         var agent = await db.Agents.AsNoTracking()
             .Where(a => isOperator || a.UserId == userId)
             .FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
