@@ -40,6 +40,9 @@ public sealed class FleetServiceFactory<TEntryPoint>(
         builder.UseSetting(AuthNames.SigningKeyConfig, TestTokens.SigningKey);
         builder.UseSetting("Cloud:Simulator:ReadyDelay", "00:00:00");
         builder.UseSetting("Outbox:PollInterval", "00:00:00.100");
+        // Test output shows test failures; service chatter at Information would bury them.
+        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseSetting("Logging:LogLevel:MassTransit", "Warning");
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
