@@ -35,6 +35,7 @@ public static class ServiceDefaultsExtensions
 
         builder.AddFleetProblemDetails();
         builder.AddFleetAuthentication();
+        FleetAspire.ServiceDefaults.Secrets.SecretFingerprint.AddSecretFingerprint(builder);
         return builder;
     }
 

@@ -35,7 +35,7 @@ public sealed partial class InfrastructureUnavailableExceptionHandler(
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
                 Title = "A dependency is unavailable",
-                Detail = "The database or message broker cannot be reached. Retry later.",
+                Detail = "A dependency (database, message broker or cloud provider) cannot be reached. Retry later.",
             },
         });
     }
@@ -54,6 +54,8 @@ public sealed partial class InfrastructureUnavailableExceptionHandler(
                 case NpgsqlException:
                 case SocketException:
                 case TimeoutException:
+                // The cloud provider's client: unreachable, rate-limited or failing (its refusals are not this type).
+                case HttpRequestException:
                     return true;
             }
 

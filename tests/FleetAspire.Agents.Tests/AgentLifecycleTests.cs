@@ -99,19 +99,48 @@ public sealed class AgentLifecycleTests(FleetAppFixture app) : IClassFixture<Fle
     }
 
     [Fact]
-    public async Task Deleting_an_agent_with_a_machine_releases_it_and_the_pool_destroys_the_server()
+    public async Task Deleting_an_idle_agent_is_immediate()
     {
-        await app.ProvisionPoolAsync(1);
-        var agent = await app.CreateAgentAsync("deleter");
-        using var client = app.AgentsAs(TestTokens.User("deleter"));
-        var claimed = (await (await client.PostAsync($"/api/agents/{agent.Id}/claim", null)).Content.ReadFromJsonAsync<AgentResponse>())!;
-        Assert.Contains(claimed.MachineId!, app.Cloud.LiveServerIds);
+        var agent = await app.CreateAgentAsync("quick-deleter");
+        using var client = app.AgentsAs(TestTokens.User("quick-deleter"));
 
         var response = await client.DeleteAsync($"/api/agents/{agent.Id}");
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/api/agents/{agent.Id}")).StatusCode);
+        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM agents WHERE id = @id", ("id", agent.Id)));
+    }
+
+    [Fact]
+    public async Task Deleting_an_agent_with_a_machine_takes_a_final_snapshot_then_releases_and_destroys_the_server()
+    {
+        var claimed = await app.AgentWithPoolMachineAsync("deleter");
+        using var client = app.AgentsAs(TestTokens.User("deleter"));
+        Assert.Contains(claimed.MachineId!, app.Cloud.LiveServerIds);
+
+        var response = await client.DeleteAsync($"/api/agents/{claimed.Id}");
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        await Eventually.TrueAsync(async () => (await client.GetAsync($"/api/agents/{claimed.Id}")).StatusCode == HttpStatusCode.NotFound,
+            TimeSpan.FromSeconds(30), "the agent was not deleted after its final snapshot");
         await Eventually.TrueAsync(() => Task.FromResult(!app.Cloud.LiveServerIds.Contains(claimed.MachineId!)),
             TimeSpan.FromSeconds(20), "the pool did not destroy the released server");
+        // The snapshot was taken while the server still existed: its row has an image and outlives agent and server.
+        Assert.Equal(1, await app.ScalarAsync(
+            "SELECT count(*) FROM machine_snapshots WHERE agent_id = @a AND is_final AND machine_id = @m AND provider_image_id IS NOT NULL AND user_id = 'deleter'",
+            ("a", claimed.Id), ("m", claimed.MachineId!)));
+    }
+
+    [Fact]
+    public async Task An_agent_being_deleted_cannot_release_its_machine_underneath_the_final_snapshot()
+    {
+        var claimed = await app.AgentWithPoolMachineAsync("impatient");
+        // Mark it deleting the way the delete endpoint does, without letting the flow finish first.
+        await app.ExecuteAsync($"UPDATE agents SET status = 'deleting' WHERE id = '{claimed.Id}'");
+        using var client = app.AgentsAs(TestTokens.User("impatient"));
+
+        var release = await client.PostAsync($"/api/agents/{claimed.Id}/release", null);
+
+        Assert.Equal(HttpStatusCode.Conflict, release.StatusCode);
+        Assert.Equal(1, await app.ScalarAsync("SELECT count(*) FROM agents WHERE id = @id AND machine_id IS NOT NULL", ("id", claimed.Id)));
     }
 }

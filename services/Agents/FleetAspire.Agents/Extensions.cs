@@ -1,7 +1,8 @@
 using FleetAspire.Agents.Application;
+using FleetAspire.Agents.Consumers;
+using MassTransit;
 using FleetAspire.Data;
 using FleetAspire.Messaging;
-using FleetAspire.Names;
 
 namespace FleetAspire.Agents;
 
@@ -10,8 +11,15 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
-        builder.AddFleetMessaging();
+        builder.AddFleetMessaging(AddEventBusSubscriptions);
         builder.Services.AddScoped<AgentService>();
         builder.Services.AddScoped<PoolClaims>();
+    }
+
+    /// <summary>Every event the agents service reacts to.</summary>
+    private static void AddEventBusSubscriptions(IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<FinalSnapshotTakenConsumer, FinalSnapshotTakenConsumerDefinition>();
+        bus.AddConsumer<MachineHealthConsumer, MachineHealthConsumerDefinition>();
     }
 }

@@ -1,4 +1,5 @@
 using FleetAspire.Data;
+using FleetAspire.Machines.Application;
 using FleetAspire.Messaging;
 
 namespace FleetAspire.Machines;
@@ -8,6 +9,15 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
+        // The machines service publishes (assignment, health transitions) but consumes nothing.
         builder.AddFleetMessaging();
+
+        builder.Services.AddOptions<HealthCheckOptions>().BindConfiguration(HealthCheckOptions.Section);
+        builder.Services.AddScoped<CustomMachineService>();
+        builder.Services.AddScoped<HealthRecorder>();
+        builder.Services.AddSingleton<HeartbeatSweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatSweeper>());
+        builder.Services.AddSingleton<HealthCheckPruner>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthCheckPruner>());
     }
 }

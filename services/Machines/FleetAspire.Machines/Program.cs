@@ -10,5 +10,6 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapCustomMachinesApi();
+app.MapHeartbeatsApi();
 
 app.Run();

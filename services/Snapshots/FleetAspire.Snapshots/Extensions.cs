@@ -1,6 +1,9 @@
 using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Messaging;
+using FleetAspire.Snapshots.Application;
+using FleetAspire.Snapshots.Consumers;
+using MassTransit;
 
 namespace FleetAspire.Snapshots;
 
@@ -10,6 +13,11 @@ internal static class Extensions
     {
         builder.AddFleetDatabase();
         builder.AddCloudProvider();
-        builder.AddFleetMessaging();
+        builder.AddFleetMessaging(AddEventBusSubscriptions);
+        builder.Services.AddScoped<SnapshotService>();
     }
+
+    /// <summary>Every event the snapshots service reacts to.</summary>
+    private static void AddEventBusSubscriptions(IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<AgentDeletionRequestedConsumer, AgentDeletionRequestedConsumerDefinition>();
 }

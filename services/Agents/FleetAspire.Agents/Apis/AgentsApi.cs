@@ -68,11 +68,18 @@ public static class AgentsApi
         return agent is null ? AgentNotFound(id) : TypedResults.Ok(AgentResponse.From(agent));
     }
 
-    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAgent(
-        string id, HttpContext http, AgentService agents, CancellationToken cancellationToken) =>
-        InputRules.IsPlausibleId(id) && await agents.DeleteAsync(http.User, id, cancellationToken)
-            ? TypedResults.NoContent()
-            : AgentNotFound(id);
+    /// <summary>204 when the agent had no machine; 202 when its final snapshot must be taken first.</summary>
+    public static async Task<Results<NoContent, Accepted, ProblemHttpResult>> DeleteAgent(
+        string id, HttpContext http, AgentService agents, CancellationToken cancellationToken)
+    {
+        var outcome = InputRules.IsPlausibleId(id) ? await agents.DeleteAsync(http.User, id, cancellationToken) : DeleteOutcome.NotFound;
+        return outcome switch
+        {
+            DeleteOutcome.Deleted => TypedResults.NoContent(),
+            DeleteOutcome.Accepted => TypedResults.Accepted($"/api/agents/{id}"),
+            _ => AgentNotFound(id),
+        };
+    }
 
     public static async Task<Results<Ok<AgentResponse>, ProblemHttpResult>> ClaimMachine(
         string id, HttpContext http, PoolClaims claims, CancellationToken cancellationToken)
@@ -100,10 +107,14 @@ public static class AgentsApi
             return AgentNotFound(id);
         }
 
-        var (found, agent) = await claims.ReleaseAsync(http.User, id, cancellationToken);
-        return !found ? AgentNotFound(id)
-            : agent is null ? Conflict("Agent has no machine", $"Agent '{id}' holds no machine to release.")
-            : TypedResults.Ok(AgentResponse.From(agent));
+        var (outcome, agent) = await claims.ReleaseAsync(http.User, id, cancellationToken);
+        return outcome switch
+        {
+            ReleaseOutcome.Released => TypedResults.Ok(AgentResponse.From(agent!)),
+            ReleaseOutcome.NoMachine => Conflict("Agent has no machine", $"Agent '{id}' holds no machine to release."),
+            ReleaseOutcome.AgentDeleting => Conflict("Agent is being deleted", $"Agent '{id}' is being deleted; its machine is released after the final snapshot."),
+            _ => AgentNotFound(id),
+        };
     }
 
     public static async Task<Results<Ok<ConnectionInfoResponse>, ProblemHttpResult>> GetConnectionInfo(

@@ -1,7 +1,8 @@
 using System.Security.Claims;
 using FleetAspire.Agents.Apis;
-using FleetAspire.Contracts.Pool;
+using FleetAspire.Contracts.Agents;
 using FleetAspire.Data;
+using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;
 using FleetAspire.Messaging;
@@ -9,6 +10,15 @@ using FleetAspire.ServiceDefaults.Auth;
 using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Agents.Application;
+
+public enum DeleteOutcome
+{
+    NotFound,
+    /// <summary>The agent had no machine and is gone.</summary>
+    Deleted,
+    /// <summary>The agent holds a machine: its final snapshot is being taken; release and deletion follow.</summary>
+    Accepted,
+}
 
 /// <summary>Agent lifecycle: create, read, list, delete. Ownership is checked here, once, for every read and write.</summary>
 public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time)
@@ -60,52 +70,51 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     }
 
     /// <summary>
-    /// Deletes the agent; a machine it holds is released in the same transaction and the release event goes out
-    /// through the outbox, so the pool destroys the server even if this process dies right after the commit.
+    /// An agent without a machine is deleted at once. One with a machine is marked <c>deleting</c> and
+    /// <see cref="AgentDeletionRequested"/> goes out: the final snapshot is taken before the machine is released,
+    /// and <c>FinalSnapshotTakenConsumer</c> then releases and deletes the agent. Asking again re-sends the request
+    /// (every step downstream is idempotent), which is how a stuck deletion is retried.
     /// </summary>
-    public async Task<bool> DeleteAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
+    public async Task<DeleteOutcome> DeleteAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var agent = await LockVisibleAsync(caller, agentId, cancellationToken);
+        var agent = await MachineAssignments.LockAgentAsync(db, agentId, OwnerFilter(caller), cancellationToken);
         if (agent is null)
         {
-            return false;
+            return DeleteOutcome.NotFound;
         }
 
-        if (agent.MachineId is not null)
+        if (agent.MachineId is null)
         {
-            await PoolClaims.DetachMachineAsync(db, agent, time.GetUtcNow(), cancellationToken);
+            db.Agents.Remove(agent);
+            await db.SaveChangesAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+            return DeleteOutcome.Deleted;
         }
 
-        db.Agents.Remove(agent);
+        var now = time.GetUtcNow();
+        agent.Status = AgentStatus.Deleting;
+        agent.UpdatedAt = now;
+        db.Enqueue(agent.Id, new AgentDeletionRequested
+        {
+            AgentId = agent.Id,
+            UserId = agent.UserId,
+            MachineId = agent.MachineId,
+            MachineType = agent.MachineType ?? MachineTypes.Hetzner,
+            RequestedAt = now,
+        });
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
         outbox.Notify();
-        return true;
+        return DeleteOutcome.Accepted;
     }
 
-    /// <summary>Loads and row-locks an agent the caller may change, inside the caller's transaction.</summary>
-    internal Task<Agent?> LockVisibleAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken) =>
-        LockAsync(db, caller, agentId, cancellationToken);
-
-    internal static Task<Agent?> LockAsync(FleetDbContext db, ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
-    {
-        var isOperator = caller.IsOperator();
-        var userId = caller.UserId();
-        return db.Agents
-            .FromSql($"SELECT * FROM agents WHERE id = {agentId} FOR UPDATE")
-            .Where(a => isOperator || a.UserId == userId)
-            .FirstOrDefaultAsync(cancellationToken);
-    }
+    /// <summary>Operators act on every agent; users on their own.</summary>
+    internal static string? OwnerFilter(ClaimsPrincipal caller) => caller.IsOperator() ? null : caller.UserId();
 
     private IQueryable<Agent> Visible(ClaimsPrincipal caller)
     {
-        if (caller.IsOperator())
-        {
-            return db.Agents;
-        }
-
-        var userId = caller.UserId();
-        return db.Agents.Where(a => a.UserId == userId);
+        var owner = OwnerFilter(caller);
+        return owner is null ? db.Agents : db.Agents.Where(a => a.UserId == owner);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Claims;
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data;
+using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;
 using FleetAspire.Messaging;
@@ -12,6 +13,14 @@ using Npgsql;
 using NpgsqlTypes;
 
 namespace FleetAspire.Agents.Application;
+
+public enum ReleaseOutcome
+{
+    Released,
+    AgentNotFound,
+    NoMachine,
+    AgentDeleting,
+}
 
 public enum ClaimOutcome
 {
@@ -131,55 +140,31 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
     }
 
     /// <summary>Clears the agent's machine fields in one transaction; the pool destroys a hetzner server on the event.</summary>
-    public async Task<(bool Found, Agent? Agent)> ReleaseAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
+    public async Task<(ReleaseOutcome Outcome, Agent? Agent)> ReleaseAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var agent = await AgentService.LockAsync(db, caller, agentId, cancellationToken);
+        var agent = await MachineAssignments.LockAgentAsync(db, agentId, AgentService.OwnerFilter(caller), cancellationToken);
         if (agent is null)
         {
-            return (false, null);
+            return (ReleaseOutcome.AgentNotFound, null);
+        }
+
+        if (agent.Status == AgentStatus.Deleting)
+        {
+            // The deletion flow owns the machine now: it is released after the final snapshot.
+            return (ReleaseOutcome.AgentDeleting, agent);
         }
 
         if (agent.MachineId is null)
         {
-            return (true, null);
+            return (ReleaseOutcome.NoMachine, agent);
         }
 
-        await DetachMachineAsync(db, agent, time.GetUtcNow(), cancellationToken);
+        await MachineAssignments.DetachAsync(db, agent, time.GetUtcNow(), cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
         outbox.Notify();
-        return (true, agent);
-    }
-
-    /// <summary>
-    /// Detaches the agent's machine inside the caller's transaction: clears the four legacy fields, frees a custom
-    /// machine's <c>current_agent_id</c>, and enqueues <see cref="MachineReleased"/>. The caller saves and commits.
-    /// </summary>
-    internal static async Task DetachMachineAsync(FleetDbContext db, Agent agent, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var machineId = agent.MachineId!;
-        var machineType = agent.MachineType ?? MachineTypes.Hetzner;
-        if (machineType == MachineTypes.Custom)
-        {
-            await db.CustomMachines
-                .Where(c => c.Id == machineId && c.CurrentAgentId == agent.Id)
-                .ExecuteUpdateAsync(s => s.SetProperty(c => c.CurrentAgentId, (string?)null).SetProperty(c => c.UpdatedAt, now), cancellationToken);
-        }
-
-        agent.MachineId = null;
-        agent.MachineIpv4 = null;
-        agent.MachineSharedKey = null;
-        agent.MachineType = null;
-        agent.Status = AgentStatus.Idle;
-        agent.UpdatedAt = now;
-        db.Enqueue(agent.Id, new MachineReleased
-        {
-            AgentId = agent.Id,
-            MachineId = machineId,
-            MachineType = machineType,
-            ReleasedAt = now,
-        });
+        return (ReleaseOutcome.Released, agent);
     }
 
     /// <summary>Connection info for the agent's owner only (operators included only when they own it).</summary>

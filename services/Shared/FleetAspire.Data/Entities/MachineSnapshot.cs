@@ -1,6 +1,11 @@
 namespace FleetAspire.Data.Entities;
 
 /// <summary>A disk image of a machine. <see cref="MachineId"/> is a plain string today (no foreign key).</summary>
+/// <remarks>
+/// Additions to the seed's model: <see cref="UserId"/> and <see cref="AgentId"/> (who took it, from which agent: a
+/// snapshot outlives both the assignment and the server, and its owner must still see and delete it) and
+/// <see cref="IsFinal"/> (the snapshot taken when an agent is deleted; at most one per agent).
+/// </remarks>
 public class MachineSnapshot
 {
     public required string Id { get; set; }
@@ -9,4 +14,16 @@ public class MachineSnapshot
     public required string Status { get; set; }
     public long? SizeBytes { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    public required string UserId { get; set; }
+    public string? AgentId { get; set; }
+    public bool IsFinal { get; set; }
+}
+
+public static class SnapshotStatus
+{
+    /// <summary>Row written, provider image requested.</summary>
+    public const string Creating = "creating";
+    public const string Available = "available";
+    /// <summary>The provider refused; no image exists.</summary>
+    public const string Failed = "failed";
 }

@@ -220,9 +220,18 @@ namespace FleetAspire.Data.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("id");
 
+                    b.Property<string>("AgentId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("agent_id");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<bool>("IsFinal")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_final");
 
                     b.Property<string>("MachineId")
                         .IsRequired()
@@ -245,11 +254,25 @@ namespace FleetAspire.Data.Migrations
                         .HasColumnType("character varying(32)")
                         .HasColumnName("status");
 
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("user_id");
+
                     b.HasKey("Id")
                         .HasName("pk_machine_snapshots");
 
+                    b.HasIndex("AgentId")
+                        .IsUnique()
+                        .HasDatabaseName("ux_machine_snapshots_final_per_agent")
+                        .HasFilter("is_final");
+
                     b.HasIndex("MachineId", "CreatedAt")
                         .HasDatabaseName("ix_machine_snapshots_machine_id_created_at");
+
+                    b.HasIndex("UserId", "Id")
+                        .HasDatabaseName("ix_machine_snapshots_user_id_id");
 
                     b.ToTable("machine_snapshots", (string)null);
                 });

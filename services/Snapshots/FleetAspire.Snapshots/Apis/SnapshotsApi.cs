@@ -1,27 +1,65 @@
 using System.Security.Claims;
+using FleetAspire.Cloud;
 using FleetAspire.Data;
+using FleetAspire.Data.Entities;
 using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.ServiceDefaults.Validation;
+using FleetAspire.Snapshots.Application;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Snapshots.Apis;
 
-public sealed record SnapshotResponse(string Id, string MachineId, string? ProviderImageId, string Status, long? SizeBytes, DateTimeOffset CreatedAt);
+public sealed record CreateSnapshotRequest(string? AgentId);
+
+public sealed record SnapshotResponse(
+    string Id, string MachineId, string? AgentId, string UserId, string? ProviderImageId, string Status, long? SizeBytes, bool IsFinal, DateTimeOffset CreatedAt)
+{
+    public static SnapshotResponse From(MachineSnapshot s) =>
+        new(s.Id, s.MachineId, s.AgentId, s.UserId, s.ProviderImageId, s.Status, s.SizeBytes, s.IsFinal, s.CreatedAt);
+}
 
 public static class SnapshotsApi
 {
     public static IEndpointRouteBuilder MapSnapshotsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/snapshots").WithTags("Snapshots").RequireAuthorization();
+        api.MapPost("/", Create).WithName("CreateSnapshot").WithSummary("Snapshot the machine an agent holds (pool machines only)");
         api.MapGet("/", ListByMachine).WithName("ListSnapshots").WithSummary("Snapshots of one machine, by its legacy machine id");
+        api.MapGet("/{id}", Get).WithName("GetSnapshot");
+        api.MapDelete("/{id}", Delete).WithName("DeleteSnapshot").WithSummary("Delete the provider image, then the snapshot");
         return app;
     }
 
-    /// <summary>
-    /// Users see snapshots of machines their agents hold or their custom machines; operators see any.
-    /// </summary>
+    public static async Task<Results<Created<SnapshotResponse>, ValidationProblem, ProblemHttpResult>> Create(
+        CreateSnapshotRequest? request, ClaimsPrincipal caller, SnapshotService snapshots, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors().Check("agentId", request?.AgentId is { } a && InputRules.IsPlausibleId(a) ? null : "is required and must be an agent id");
+        if (errors.Any)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        try
+        {
+            var (outcome, snapshot) = await snapshots.CreateAsync(request!.AgentId!, OwnerFilter(caller), cancellationToken);
+            return outcome switch
+            {
+                SnapshotOutcome.Ok => TypedResults.Created($"/api/snapshots/{snapshot!.Id}", SnapshotResponse.From(snapshot)),
+                SnapshotOutcome.NoMachine => Problem(StatusCodes.Status409Conflict, "Agent has no machine", "Only a machine an agent holds can be snapshotted."),
+                SnapshotOutcome.NotSnapshottable => Problem(StatusCodes.Status409Conflict, "Machine cannot be snapshotted",
+                    "Custom machines are the user's own hosts; the cloud provider can only image pool machines."),
+                _ => Problem(StatusCodes.Status404NotFound, "Agent not found", $"No agent '{request.AgentId}' is visible to the caller."),
+            };
+        }
+        catch (CloudProviderException ex)
+        {
+            return ProviderRefused(ex);
+        }
+    }
+
+    /// <summary>Users see snapshots they took; operators see any.</summary>
     public static async Task<Results<Ok<IReadOnlyList<SnapshotResponse>>, ValidationProblem>> ListByMachine(
         ClaimsPrincipal caller, FleetDbContext db, [FromQuery] string? machineId, CancellationToken cancellationToken)
     {
@@ -31,22 +69,47 @@ public static class SnapshotsApi
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        if (!caller.IsOperator())
-        {
-            var userId = caller.UserId();
-            var owns = await db.Agents.AnyAsync(a => a.MachineId == machineId && a.UserId == userId, cancellationToken)
-                       || await db.CustomMachines.AnyAsync(c => c.Id == machineId && c.UserId == userId, cancellationToken);
-            if (!owns)
-            {
-                return TypedResults.Ok<IReadOnlyList<SnapshotResponse>>([]);
-            }
-        }
-
+        var owner = OwnerFilter(caller);
         var snapshots = await db.MachineSnapshots.AsNoTracking()
-            .Where(s => s.MachineId == machineId)
+            .Where(s => s.MachineId == machineId && (owner == null || s.UserId == owner))
             .OrderByDescending(s => s.CreatedAt)
-            .Select(s => new SnapshotResponse(s.Id, s.MachineId, s.ProviderImageId, s.Status, s.SizeBytes, s.CreatedAt))
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok<IReadOnlyList<SnapshotResponse>>(snapshots);
+        return TypedResults.Ok<IReadOnlyList<SnapshotResponse>>(snapshots.Select(SnapshotResponse.From).ToList());
     }
+
+    public static async Task<Results<Ok<SnapshotResponse>, ProblemHttpResult>> Get(
+        string id, ClaimsPrincipal caller, FleetDbContext db, CancellationToken cancellationToken)
+    {
+        var owner = OwnerFilter(caller);
+        var snapshot = InputRules.IsPlausibleId(id)
+            ? await db.MachineSnapshots.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id && (owner == null || s.UserId == owner), cancellationToken)
+            : null;
+        return snapshot is null ? SnapshotNotFound(id) : TypedResults.Ok(SnapshotResponse.From(snapshot));
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> Delete(
+        string id, ClaimsPrincipal caller, SnapshotService snapshots, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var outcome = InputRules.IsPlausibleId(id) ? await snapshots.DeleteAsync(id, OwnerFilter(caller), cancellationToken) : SnapshotOutcome.NotFound;
+            return outcome == SnapshotOutcome.Ok ? TypedResults.NoContent() : SnapshotNotFound(id);
+        }
+        catch (CloudProviderException ex)
+        {
+            return ProviderRefused(ex);
+        }
+    }
+
+    private static string? OwnerFilter(ClaimsPrincipal caller) => caller.IsOperator() ? null : caller.UserId();
+
+    private static ProblemHttpResult SnapshotNotFound(string id) =>
+        Problem(StatusCodes.Status404NotFound, "Snapshot not found", $"No snapshot '{(id.Length <= InputRules.MaxIdLength ? id : id[..InputRules.MaxIdLength] + "…")}' is visible to the caller.");
+
+    /// <summary>The provider said no for a reason retrying will not fix (its transient faults surface as 503).</summary>
+    private static ProblemHttpResult ProviderRefused(CloudProviderException ex) =>
+        Problem(StatusCodes.Status502BadGateway, "The cloud provider refused", $"Provider answered {ex.StatusCode} {ex.Code}.");
+
+    private static ProblemHttpResult Problem(int status, string title, string detail) =>
+        TypedResults.Problem(statusCode: status, title: title, detail: detail);
 }

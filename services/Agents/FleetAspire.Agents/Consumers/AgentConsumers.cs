@@ -1,0 +1,96 @@
+using FleetAspire.Contracts.Machines;
+using FleetAspire.Contracts.Snapshots;
+using FleetAspire.Data;
+using FleetAspire.Data.Assignments;
+using FleetAspire.Data.Entities;
+using FleetAspire.Messaging;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace FleetAspire.Agents.Consumers;
+
+/// <summary>
+/// Finishes an agent's deletion once its final snapshot exists: releases the machine (which sends
+/// <c>MachineReleased</c>, so the pool destroys the server) and deletes the agent, in one transaction.
+/// Idempotent by nature: a second delivery finds the agent gone (or no longer deleting) and does nothing.
+/// </summary>
+public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, OutboxSignal outbox, TimeProvider time) : IConsumer<FinalSnapshotTaken>
+{
+    public async Task Consume(ConsumeContext<FinalSnapshotTaken> context)
+    {
+        var message = context.Message;
+        await using var tx = await db.Database.BeginTransactionAsync(context.CancellationToken);
+        var agent = await MachineAssignments.LockAgentAsync(db, message.AgentId, ownerFilter: null, context.CancellationToken);
+        if (agent is null || agent.Status != AgentStatus.Deleting)
+        {
+            return;
+        }
+
+        if (agent.MachineId is not null)
+        {
+            await MachineAssignments.DetachAsync(db, agent, time.GetUtcNow(), context.CancellationToken);
+        }
+
+        db.Agents.Remove(agent);
+        await db.SaveChangesAsync(context.CancellationToken);
+        await tx.CommitAsync(context.CancellationToken);
+        outbox.Notify();
+    }
+}
+
+/// <summary>
+/// Sets an agent's status from its machine's health checks. The status is recomputed from the stored checks rather
+/// than taken from the message, so duplicates and out-of-order deliveries converge on the same answer (idempotent),
+/// and an event about a machine the agent no longer holds changes nothing.
+/// </summary>
+public sealed class MachineHealthConsumer(FleetDbContext db, IConfiguration configuration, TimeProvider time)
+    : IConsumer<MachineBecameUnhealthy>, IConsumer<MachineRecovered>
+{
+    public Task Consume(ConsumeContext<MachineBecameUnhealthy> context) =>
+        ApplyAsync(context.Message.AgentId, context.Message.MachineId, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<MachineRecovered> context) =>
+        ApplyAsync(context.Message.AgentId, context.Message.MachineId, context.CancellationToken);
+
+    private async Task ApplyAsync(string agentId, string machineId, CancellationToken cancellationToken)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var agent = await MachineAssignments.LockAgentAsync(db, agentId, ownerFilter: null, cancellationToken);
+        if (agent is null || agent.MachineId != machineId || agent.Status is not (AgentStatus.Active or AgentStatus.Unhealthy))
+        {
+            return;
+        }
+
+        var threshold = configuration.GetValue(MachineHealth.ThresholdConfig, MachineHealth.DefaultThreshold);
+        var status = await MachineHealth.IsUnhealthyAsync(db, agentId, machineId, threshold, cancellationToken)
+            ? AgentStatus.Unhealthy
+            : AgentStatus.Active;
+        if (agent.Status != status)
+        {
+            agent.Status = status;
+            agent.UpdatedAt = time.GetUtcNow();
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+    }
+}
+
+/// <summary>Retries with back-off for transient database faults; at most 8 messages in flight per endpoint.</summary>
+public sealed class FinalSnapshotTakenConsumerDefinition : ConsumerDefinition<FinalSnapshotTakenConsumer>
+{
+    public FinalSnapshotTakenConsumerDefinition() => ConcurrentMessageLimit = 8;
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<FinalSnapshotTakenConsumer> consumerConfigurator, IRegistrationContext context) =>
+        endpointConfigurator.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)));
+}
+
+public sealed class MachineHealthConsumerDefinition : ConsumerDefinition<MachineHealthConsumer>
+{
+    public MachineHealthConsumerDefinition() => ConcurrentMessageLimit = 8;
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<MachineHealthConsumer> consumerConfigurator, IRegistrationContext context) =>
+        endpointConfigurator.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)));
+}

@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using FleetAspire.Data;
+using FleetAspire.Data.Entities;
+using FleetAspire.Machines.Application;
+using FleetAspire.ServiceDefaults.Auth;
+using FleetAspire.ServiceDefaults.Validation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace FleetAspire.Machines.Apis;
+
+public sealed record HeartbeatRequest(string? Outcome, int? LatencyMs);
+
+public sealed record HealthCheckResponse(long Id, string AgentId, string MachineId, string Outcome, int? LatencyMs, DateTimeOffset CheckedAt);
+
+/// <summary>
+/// Machines push heartbeats (docs/adr/0007). A machine proves who it is with its sharedKey without sending it:
+/// <c>X-Fleet-Signature</c> = hex(HMAC-SHA256(sharedKey, "{machineId}\n{timestamp}\n{base64(SHA-256(body))}")).
+/// </summary>
+public static class HeartbeatsApi
+{
+    public const string MachineHeader = "X-Fleet-Machine-Id";
+    public const string TimestampHeader = "X-Fleet-Timestamp";
+    public const string SignatureHeader = "X-Fleet-Signature";
+    private const int MaxBodyBytes = 4096;
+
+    public static IEndpointRouteBuilder MapHeartbeatsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/machines").WithTags("Machine health");
+        // Machines are not users: no bearer token, their own signature instead.
+        api.MapPost("/heartbeats", Heartbeat).AllowAnonymous().WithName("ReportHeartbeat")
+            .WithSummary("A machine reports its health, signed with its sharedKey");
+        api.MapGet("/health", ListChecks).RequireAuthorization().WithName("ListHealthChecks")
+            .WithSummary("Health checks of a machine the caller's agent holds (operators: any)");
+        return app;
+    }
+
+    public static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> Heartbeat(
+        HttpRequest http, FleetDbContext db, HealthRecorder recorder, IOptions<HealthCheckOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var body = await ReadBodyAsync(http, cancellationToken);
+        if (body is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"'body' must be at most {MaxBodyBytes} bytes."] });
+        }
+
+        var machineId = http.Headers[MachineHeader].ToString();
+        var timestamp = http.Headers[TimestampHeader].ToString();
+        var signature = http.Headers[SignatureHeader].ToString();
+        if (!InputRules.IsPlausibleId(machineId) || !long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            || Math.Abs(time.GetUtcNow().ToUnixTimeSeconds() - seconds) > options.Value.ClockSkew.TotalSeconds)
+        {
+            return Unauthenticated();
+        }
+
+        // The machine's key as its agent holds it (today's model copies it onto the agent).
+        var holder = await db.Agents.AsNoTracking()
+            .Where(a => a.MachineId == machineId && a.MachineSharedKey != null)
+            .Select(a => new { a.Id, a.MachineSharedKey })
+            .FirstOrDefaultAsync(cancellationToken);
+        if (holder is null || !SignatureMatches(holder.MachineSharedKey!, machineId, timestamp, body, signature))
+        {
+            return Unauthenticated();
+        }
+
+        HeartbeatRequest? request;
+        try
+        {
+            request = JsonSerializer.Deserialize<HeartbeatRequest>(body, JsonSerializerOptions.Web);
+        }
+        catch (JsonException)
+        {
+            request = null;
+        }
+
+        var errors = new FieldErrors()
+            .Check("outcome", request?.Outcome is HealthOutcome.Healthy or HealthOutcome.Unhealthy ? null : "must be 'healthy' or 'unhealthy'")
+            .Check("latencyMs", request?.LatencyMs is null or (>= 0 and <= 600_000) ? null : "must be between 0 and 600000");
+        if (errors.Any)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        await recorder.RecordAsync(holder.Id, machineId, request!.Outcome!, request.LatencyMs, cancellationToken);
+        return TypedResults.Accepted((string?)null);
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<HealthCheckResponse>>, ValidationProblem>> ListChecks(
+        HttpContext http, FleetDbContext db, [FromQuery] string? machineId, [FromQuery] int? limit, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors()
+            .Check("machineId", machineId is not null && InputRules.IsPlausibleId(machineId) ? null : "is required and must be a machine id")
+            .Check("limit", InputRules.PageSize(limit));
+        if (errors.Any)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        var query = db.MachineHealthChecks.AsNoTracking().Where(h => h.MachineId == machineId);
+        if (!http.User.IsOperator())
+        {
+            var userId = http.User.UserId();
+            query = query.Where(h => db.Agents.Any(a => a.Id == h.AgentId && a.UserId == userId));
+        }
+
+        var checks = await query.OrderByDescending(h => h.CheckedAt).ThenByDescending(h => h.Id).Take(limit ?? InputRules.DefaultPageSize)
+            .Select(h => new HealthCheckResponse(h.Id, h.AgentId, h.MachineId, h.Outcome, h.LatencyMs, h.CheckedAt))
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok<IReadOnlyList<HealthCheckResponse>>(checks);
+    }
+
+    /// <summary>What a machine computes to sign a heartbeat. Public so machine agents and tests sign the same way.</summary>
+    public static string Sign(string sharedKey, string machineId, string timestamp, ReadOnlySpan<byte> body)
+    {
+        var payload = $"{machineId}\n{timestamp}\n{Convert.ToBase64String(SHA256.HashData(body))}";
+        return Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(sharedKey), Encoding.UTF8.GetBytes(payload)));
+    }
+
+    private static bool SignatureMatches(string sharedKey, string machineId, string timestamp, byte[] body, string signature)
+    {
+        var expected = Encoding.ASCII.GetBytes(Sign(sharedKey, machineId, timestamp, body));
+        var actual = Encoding.ASCII.GetBytes(signature);
+        return CryptographicOperations.FixedTimeEquals(expected, actual);
+    }
+
+    private static async Task<byte[]?> ReadBodyAsync(HttpRequest http, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[1024];
+        int read;
+        while ((read = await http.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>One answer for unknown machine, stale timestamp and bad signature: nothing to learn from it.</summary>
+    private static ProblemHttpResult Unauthenticated() =>
+        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Heartbeat not authenticated",
+            detail: $"Send {MachineHeader}, a current {TimestampHeader} (Unix seconds) and {SignatureHeader} signed with the machine's sharedKey.");
+}

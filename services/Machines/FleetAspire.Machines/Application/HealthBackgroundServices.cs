@@ -1,0 +1,162 @@
+using FleetAspire.Data;
+using FleetAspire.Data.Entities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace FleetAspire.Machines.Application;
+
+/// <summary>
+/// Records a <c>missed</c> check for every assigned machine whose last heartbeat (or assignment) is older than
+/// <see cref="HealthCheckOptions.HeartbeatTimeout"/>: a dead machine sends nothing, and silence must count as failure.
+/// One replica sweeps at a time (session advisory lock).
+/// </summary>
+public sealed partial class HeartbeatSweeper(
+    IServiceScopeFactory scopes,
+    IOptions<HealthCheckOptions> options,
+    TimeProvider time,
+    ILogger<HeartbeatSweeper> logger) : BackgroundService
+{
+    private const long SweeperLockKey = 0x6865617274; // "heart"
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.SweeperEnabled)
+        {
+            return;
+        }
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await SweepOnceAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogSweepFailed(logger, ex.GetType().Name);
+            }
+
+            await Task.Delay(options.Value.SweepInterval, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>Returns how many missed checks were recorded.</summary>
+    public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
+        var recorder = scope.ServiceProvider.GetRequiredService<HealthRecorder>();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            if (!await LockAsync(db, "pg_try_advisory_lock", cancellationToken))
+            {
+                return 0;
+            }
+
+            try
+            {
+                var cutoff = time.GetUtcNow() - options.Value.HeartbeatTimeout;
+                var silent = await db.Database.SqlQuery<SilentMachine>($"""
+                    SELECT a.id AS agent_id, a.machine_id
+                    FROM agents a
+                    WHERE a.machine_id IS NOT NULL AND a.status IN ('active', 'unhealthy')
+                      AND coalesce((SELECT max(h.checked_at) FROM machine_health_checks h
+                                    WHERE h.machine_id = a.machine_id AND h.agent_id = a.id), a.updated_at) < {cutoff}
+                    ORDER BY a.id
+                    LIMIT 500
+                    """).ToListAsync(cancellationToken);
+                foreach (var machine in silent)
+                {
+                    await recorder.RecordAsync(machine.AgentId, machine.MachineId, HealthOutcome.Missed, null, cancellationToken);
+                }
+
+                return silent.Count;
+            }
+            finally
+            {
+                await LockAsync(db, "pg_advisory_unlock", CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static async Task<bool> LockAsync(FleetDbContext db, string function, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT {function}({SweeperLockKey})", (NpgsqlConnection)db.Database.GetDbConnection());
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private sealed record SilentMachine(string AgentId, string MachineId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat sweep failed ({ExceptionType})")]
+    private static partial void LogSweepFailed(ILogger logger, string exceptionType);
+}
+
+/// <summary>
+/// Deletes health checks older than <see cref="HealthCheckOptions.Retention"/>, in batches with a pause between them,
+/// so retention never holds locks or I/O for long. Safe on every replica: batches of different replicas only race to
+/// delete the same old rows.
+/// </summary>
+public sealed partial class HealthCheckPruner(
+    IServiceScopeFactory scopes,
+    IOptions<HealthCheckOptions> options,
+    TimeProvider time,
+    ILogger<HealthCheckPruner> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await PruneAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogPruneFailed(logger, ex.GetType().Name);
+            }
+
+            await Task.Delay(options.Value.PruneInterval, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>Returns how many checks were deleted.</summary>
+    public async Task<int> PruneAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var cutoff = time.GetUtcNow() - o.Retention;
+        var total = 0;
+        while (true)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
+            var deleted = await db.Database.ExecuteSqlAsync($"""
+                DELETE FROM machine_health_checks
+                WHERE id IN (SELECT id FROM machine_health_checks WHERE checked_at < {cutoff} ORDER BY id LIMIT {o.PruneBatchSize})
+                """, cancellationToken);
+            total += deleted;
+            if (deleted < o.PruneBatchSize)
+            {
+                return total;
+            }
+
+            await Task.Delay(o.PruneBatchPause, time, cancellationToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Health check pruning failed ({ExceptionType})")]
+    private static partial void LogPruneFailed(ILogger logger, string exceptionType);
+}

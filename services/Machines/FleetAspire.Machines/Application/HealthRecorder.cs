@@ -1,0 +1,53 @@
+using FleetAspire.Contracts.Machines;
+using FleetAspire.Data;
+using FleetAspire.Data.Assignments;
+using FleetAspire.Data.Entities;
+using FleetAspire.Data.Outbox;
+using FleetAspire.Messaging;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace FleetAspire.Machines.Application;
+
+/// <summary>
+/// Stores every health result and announces transitions: the check that makes the last N all failures publishes
+/// <see cref="MachineBecameUnhealthy"/>, the first success after that publishes <see cref="MachineRecovered"/>.
+/// The check and its event commit together; checks of one machine are serialised by a transaction-scoped advisory
+/// lock, so two concurrent heartbeats cannot both see (or both miss) the same transition.
+/// </summary>
+public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOptions<HealthCheckOptions> options, TimeProvider time)
+{
+    public async Task RecordAsync(string agentId, string machineId, string outcome, int? latencyMs, CancellationToken cancellationToken)
+    {
+        var threshold = options.Value.FailureThreshold;
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({"health:" + machineId}, 0))", cancellationToken);
+        var wasUnhealthy = await MachineHealth.IsUnhealthyAsync(db, agentId, machineId, threshold, cancellationToken);
+        var now = time.GetUtcNow();
+        db.MachineHealthChecks.Add(new MachineHealthCheck
+        {
+            AgentId = agentId,
+            MachineId = machineId,
+            Outcome = outcome,
+            LatencyMs = latencyMs,
+            CheckedAt = now,
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        var isUnhealthy = await MachineHealth.IsUnhealthyAsync(db, agentId, machineId, threshold, cancellationToken);
+        if (isUnhealthy && !wasUnhealthy)
+        {
+            db.Enqueue(agentId, new MachineBecameUnhealthy { AgentId = agentId, MachineId = machineId, DetectedAt = now });
+        }
+        else if (wasUnhealthy && !isUnhealthy)
+        {
+            db.Enqueue(agentId, new MachineRecovered { AgentId = agentId, MachineId = machineId, DetectedAt = now });
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        if (isUnhealthy != wasUnhealthy)
+        {
+            outbox.Notify();
+        }
+    }
+}

@@ -1,0 +1,130 @@
+using FleetAspire.Cloud;
+using FleetAspire.Data;
+using FleetAspire.Data.Entities;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace FleetAspire.Snapshots.Application;
+
+public enum SnapshotOutcome
+{
+    Ok,
+    AgentNotFound,
+    NoMachine,
+    NotSnapshottable,
+    NotFound,
+}
+
+/// <summary>
+/// Snapshots through the cloud provider. Only pool (hetzner) machines can be imaged: a custom machine is the user's
+/// own host, which the provider cannot see. Rows are written before the provider call and deleted again if it fails,
+/// so a request leaves either a snapshot with its image or nothing; deleting removes the provider image first, so no
+/// billable image outlives its row.
+/// </summary>
+public sealed class SnapshotService(FleetDbContext db, ICloudProvider provider, TimeProvider time)
+{
+    /// <param name="ownerFilter">The caller's user id, or null for operators.</param>
+    public async Task<(SnapshotOutcome Outcome, MachineSnapshot? Snapshot)> CreateAsync(string agentId, string? ownerFilter, CancellationToken cancellationToken)
+    {
+        var agent = await db.Agents.AsNoTracking()
+            .FirstOrDefaultAsync(a => a.Id == agentId && (ownerFilter == null || a.UserId == ownerFilter), cancellationToken);
+        if (agent is null)
+        {
+            return (SnapshotOutcome.AgentNotFound, null);
+        }
+
+        if (agent.MachineId is null)
+        {
+            return (SnapshotOutcome.NoMachine, null);
+        }
+
+        if (agent.MachineType != MachineTypes.Hetzner)
+        {
+            return (SnapshotOutcome.NotSnapshottable, null);
+        }
+
+        var snapshot = NewRow(agent.MachineId, agent.UserId, agent.Id, isFinal: false);
+        db.MachineSnapshots.Add(snapshot);
+        await db.SaveChangesAsync(cancellationToken);
+        return (SnapshotOutcome.Ok, await CompleteAsync(snapshot, cancellationToken));
+    }
+
+    /// <summary>
+    /// The final snapshot of a deleted agent's machine: created once per agent (a unique index decides between
+    /// concurrent deliveries) and completed if an earlier attempt stopped between row and image.
+    /// </summary>
+    public async Task<MachineSnapshot> TakeFinalAsync(string agentId, string userId, string machineId, CancellationToken cancellationToken)
+    {
+        var existing = await db.MachineSnapshots.FirstOrDefaultAsync(s => s.AgentId == agentId && s.IsFinal, cancellationToken);
+        if (existing is null)
+        {
+            existing = NewRow(machineId, userId, agentId, isFinal: true);
+            db.MachineSnapshots.Add(existing);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+            {
+                db.ChangeTracker.Clear();
+                existing = await db.MachineSnapshots.FirstAsync(s => s.AgentId == agentId && s.IsFinal, cancellationToken);
+            }
+        }
+
+        // REVIEW: a crash between the provider call and saving its image id leaves an image without a row; it is
+        // findable by its description ("fleet snapshot <id>"), and a sweep over provider images is future work.
+        return existing.ProviderImageId is null ? await CompleteAsync(existing, cancellationToken) : existing;
+    }
+
+    public async Task<SnapshotOutcome> DeleteAsync(string id, string? ownerFilter, CancellationToken cancellationToken)
+    {
+        var snapshot = await db.MachineSnapshots.FirstOrDefaultAsync(s => s.Id == id && (ownerFilter == null || s.UserId == ownerFilter), cancellationToken);
+        if (snapshot is null)
+        {
+            return SnapshotOutcome.NotFound;
+        }
+
+        if (snapshot.ProviderImageId is not null)
+        {
+            // The image goes first: if the provider refuses, the row stays and the delete can be retried.
+            await provider.DeleteImageAsync(snapshot.ProviderImageId, cancellationToken);
+        }
+
+        db.MachineSnapshots.Remove(snapshot);
+        await db.SaveChangesAsync(cancellationToken);
+        return SnapshotOutcome.Ok;
+    }
+
+    private async Task<MachineSnapshot> CompleteAsync(MachineSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        CloudImage image;
+        try
+        {
+            image = await provider.CreateImageAsync(snapshot.MachineId, $"fleet snapshot {snapshot.Id}", cancellationToken);
+        }
+        catch when (!snapshot.IsFinal)
+        {
+            // Nothing half-written: a failed request leaves no row behind. (A final snapshot's row stays for the retry.)
+            db.MachineSnapshots.Remove(snapshot);
+            await db.SaveChangesAsync(CancellationToken.None);
+            throw;
+        }
+
+        snapshot.ProviderImageId = image.Id;
+        snapshot.SizeBytes = image.SizeBytes;
+        snapshot.Status = image.Available ? SnapshotStatus.Available : SnapshotStatus.Creating;
+        await db.SaveChangesAsync(CancellationToken.None);
+        return snapshot;
+    }
+
+    private MachineSnapshot NewRow(string machineId, string userId, string agentId, bool isFinal) => new()
+    {
+        Id = EntityIds.New(EntityIds.Snapshot),
+        MachineId = machineId,
+        UserId = userId,
+        AgentId = agentId,
+        IsFinal = isFinal,
+        Status = SnapshotStatus.Creating,
+        CreatedAt = time.GetUtcNow(),
+    };
+}

@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using FleetAspire.Agents.Apis;
+using FleetAspire.Cloud;
+using FleetAspire.Machines.Apis;
+using FleetAspire.Pool.Apis;
+using FleetAspire.Snapshots.Apis;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Xunit;
+
+namespace FleetAspire.Testing;
+
+/// <summary>
+/// The four services of one test class, in-process, on their own database and RabbitMQ vhost, so cross-service
+/// flows go through the real broker. The pool's reconciler and the heartbeat sweeper are off: tests decide when the
+/// pool changes and when silence counts.
+/// </summary>
+public class FleetAppFixture : IAsyncLifetime
+{
+    public FleetServiceFactory<AgentResponse> Agents { get; private set; } = null!;
+    public FleetServiceFactory<PoolStatusResponse> Pool { get; private set; } = null!;
+    public FleetServiceFactory<CustomMachineResponse> Machines { get; private set; } = null!;
+    public FleetServiceFactory<SnapshotResponse> Snapshots { get; private set; } = null!;
+    public string Database { get; private set; } = null!;
+
+    /// <summary>Settings every service of the fixture gets; derived fixtures may add to them.</summary>
+    protected virtual Dictionary<string, string?> Settings { get; } = new()
+    {
+        ["Pool:ReconcilerEnabled"] = "false",
+        ["HealthChecks:SweeperEnabled"] = "false",
+        ["HealthChecks:FailureThreshold"] = "3",
+    };
+
+    /// <summary>The pool's simulated cloud: the servers and images that exist.</summary>
+    public SimulatedCloudProvider Cloud => Pool.Services.GetRequiredService<SimulatedCloudProvider>();
+
+    public async Task InitializeAsync()
+    {
+        var postgres = await TestPostgres.GetAsync();
+        var rabbit = await TestRabbitMq.GetAsync();
+        Database = await postgres.CreateDatabaseAsync(GetType().Name);
+        var vhost = await rabbit.CreateVirtualHostAsync(GetType().Name);
+        Agents = new FleetServiceFactory<AgentResponse>(Database, vhost, Settings);
+        Pool = new FleetServiceFactory<PoolStatusResponse>(Database, vhost, Settings);
+        Machines = new FleetServiceFactory<CustomMachineResponse>(Database, vhost, Settings);
+        Snapshots = new FleetServiceFactory<SnapshotResponse>(Database, vhost, Settings);
+        // Start every host now so consumers are bound before any test publishes.
+        _ = Agents.Server;
+        _ = Pool.Server;
+        _ = Machines.Server;
+        _ = Snapshots.Server;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Agents.DisposeAsync();
+        await Pool.DisposeAsync();
+        await Machines.DisposeAsync();
+        await Snapshots.DisposeAsync();
+    }
+
+    public HttpClient AgentsAs(string? token) => Agents.ClientFor(token);
+
+    public HttpClient MachinesAs(string? token) => Machines.ClientFor(token);
+
+    public HttpClient SnapshotsAs(string? token) => Snapshots.ClientFor(token);
+
+    public async Task<AgentResponse> CreateAgentAsync(string userId, string name = "agent")
+    {
+        using var client = AgentsAs(TestTokens.User(userId));
+        var response = await client.PostAsJsonAsync("/api/agents", new CreateAgentRequest(name));
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<AgentResponse>())!;
+    }
+
+    /// <summary>Fills the pool through the pool API: target, then one reconcile pass (the simulator boots at once).</summary>
+    public async Task ProvisionPoolAsync(int size)
+    {
+        using var ops = Pool.ClientFor(TestTokens.Operator());
+        (await ops.PutAsJsonAsync("/api/pool/target", new SetPoolTargetRequest(size))).EnsureSuccessStatusCode();
+        (await ops.PostAsync("/api/pool/reconcile", null)).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>An agent of <paramref name="userId"/> holding a pool machine.</summary>
+    public async Task<AgentResponse> AgentWithPoolMachineAsync(string userId)
+    {
+        await ProvisionPoolAsync(1);
+        var agent = await CreateAgentAsync(userId);
+        using var client = AgentsAs(TestTokens.User(userId));
+        var response = await client.PostAsync($"/api/agents/{agent.Id}/claim", null);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<AgentResponse>())!;
+    }
+
+    /// <summary>Registers a custom machine for <paramref name="userId"/> with a fresh key; returns it and the key.</summary>
+    public async Task<(CustomMachineResponse Machine, string SharedKey)> RegisterMachineAsync(string userId, string? ipv4 = null, int port = 8911)
+    {
+        var key = "key-" + Guid.NewGuid().ToString("N");
+        using var client = MachinesAs(TestTokens.User(userId));
+        var response = await client.PostAsJsonAsync("/api/machines/custom",
+            new RegisterCustomMachineRequest(ipv4 ?? $"192.0.2.{Random.Shared.Next(1, 255)}", port, key, "linux", "x86_64", 4, 8));
+        response.EnsureSuccessStatusCode();
+        return ((await response.Content.ReadFromJsonAsync<CustomMachineResponse>())!, key);
+    }
+
+    /// <summary>Sends a heartbeat signed the way a machine signs it.</summary>
+    public async Task<HttpResponseMessage> HeartbeatAsync(string machineId, string sharedKey, string outcome, DateTimeOffset? at = null, string? signatureOverride = null)
+    {
+        using var client = MachinesAs(null);
+        var body = Encoding.UTF8.GetBytes("{\"outcome\":\"" + outcome + "\",\"latencyMs\":12}");
+        var timestamp = (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/machines/heartbeats") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Add(HeartbeatsApi.MachineHeader, machineId);
+        request.Headers.Add(HeartbeatsApi.TimestampHeader, timestamp);
+        request.Headers.Add(HeartbeatsApi.SignatureHeader, signatureOverride ?? HeartbeatsApi.Sign(sharedKey, machineId, timestamp, body));
+        return await client.SendAsync(request);
+    }
+
+    /// <summary>Empties the pool without the provider, for tests that need an exact pool.</summary>
+    public Task ClearPoolAsync() => ExecuteAsync("DELETE FROM parked_machines; UPDATE pool_settings SET target_size = 0");
+
+    public async Task<long> ScalarAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
+    }
+
+    public async Task<string?> StringAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        return await command.ExecuteScalarAsync() as string;
+    }
+
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
