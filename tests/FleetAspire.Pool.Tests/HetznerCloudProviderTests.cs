@@ -1,6 +1,8 @@
 using FleetAspire.Cloud;
 using Microsoft.Extensions.Options;
 
+using FleetAspire.Testing;
+
 namespace FleetAspire.Pool.Tests;
 
 public sealed class HetznerCloudProviderTests : IAsyncLifetime

@@ -119,6 +119,11 @@ public class FleetAppFixture : IAsyncLifetime
         return await client.SendAsync(request);
     }
 
+    /// <summary>Waits until the outbox has published everything (cross-service flows start there).</summary>
+    public Task OutboxDrainedAsync() =>
+        Eventually.TrueAsync(async () => await ScalarAsync("SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL") == 0,
+            TimeSpan.FromSeconds(20), "the outbox did not drain");
+
     /// <summary>Empties the pool without the provider, for tests that need an exact pool.</summary>
     public Task ClearPoolAsync() => ExecuteAsync("DELETE FROM parked_machines; UPDATE pool_settings SET target_size = 0");
 

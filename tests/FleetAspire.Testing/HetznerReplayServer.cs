@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace FleetAspire.Pool.Tests;
+namespace FleetAspire.Testing;
 
 /// <summary>
 /// A local HTTP server answering like the Hetzner Cloud API (https://docs.hetzner.cloud): the response and error
