@@ -31,7 +31,7 @@ public static class CloudProviderExtensions
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", o.Token);
         })
         // Creating a server is not idempotent: a retried POST after a lost answer would start a second, billable
-        // server. Retries are for reads and deletes only; the reconciler's next pass covers a failed create.
+        // server. The client retries reads only (DELETE counts as unsafe too); callers retry the rest.
         .RemoveAllResilienceHandlers()
         .AddStandardResilienceHandler(o => o.Retry.DisableForUnsafeHttpMethods());
 #pragma warning restore EXTEXP0001
