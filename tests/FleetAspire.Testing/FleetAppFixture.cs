@@ -33,6 +33,11 @@ public class FleetAppFixture : IAsyncLifetime
         ["HealthChecks:FailureThreshold"] = "3",
     };
 
+    /// <summary>Applied to every service host (telemetry exporters, observers); none by default.</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
     /// <summary>The pool's simulated cloud: the servers and images that exist.</summary>
     public SimulatedCloudProvider Cloud => Pool.Services.GetRequiredService<SimulatedCloudProvider>();
 
@@ -42,10 +47,10 @@ public class FleetAppFixture : IAsyncLifetime
         var rabbit = await TestRabbitMq.GetAsync();
         Database = await postgres.CreateDatabaseAsync(GetType().Name);
         var vhost = await rabbit.CreateVirtualHostAsync(GetType().Name);
-        Agents = new FleetServiceFactory<AgentResponse>(Database, vhost, Settings);
-        Pool = new FleetServiceFactory<PoolStatusResponse>(Database, vhost, Settings);
-        Machines = new FleetServiceFactory<CustomMachineResponse>(Database, vhost, Settings);
-        Snapshots = new FleetServiceFactory<SnapshotResponse>(Database, vhost, Settings);
+        Agents = new FleetServiceFactory<AgentResponse>(Database, vhost, Settings, ConfigureServices);
+        Pool = new FleetServiceFactory<PoolStatusResponse>(Database, vhost, Settings, ConfigureServices);
+        Machines = new FleetServiceFactory<CustomMachineResponse>(Database, vhost, Settings, ConfigureServices);
+        Snapshots = new FleetServiceFactory<SnapshotResponse>(Database, vhost, Settings, ConfigureServices);
         // Start every host now so consumers are bound before any test publishes.
         _ = Agents.Server;
         _ = Pool.Server;

@@ -15,7 +15,8 @@ namespace FleetAspire.Testing;
 public sealed class FleetServiceFactory<TEntryPoint>(
     string databaseConnectionString,
     string? amqpUri,
-    IReadOnlyDictionary<string, string?>? settings = null) : WebApplicationFactory<TEntryPoint>
+    IReadOnlyDictionary<string, string?>? settings = null,
+    Action<IServiceCollection>? configureServices = null) : WebApplicationFactory<TEntryPoint>
     where TEntryPoint : class
 {
     public string DatabaseConnectionString { get; } = databaseConnectionString;
@@ -46,6 +47,11 @@ public sealed class FleetServiceFactory<TEntryPoint>(
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             builder.UseSetting(key, value);
+        }
+
+        if (configureServices is not null)
+        {
+            builder.ConfigureServices(configureServices);
         }
     }
 
