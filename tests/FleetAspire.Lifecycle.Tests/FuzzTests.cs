@@ -11,6 +11,7 @@ using Xunit.Abstractions;
 
 namespace FleetAspire.Lifecycle.Tests;
 
+[Collection(LifecycleCollection.Name)]
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     private const int RequestCount = 12_000;
