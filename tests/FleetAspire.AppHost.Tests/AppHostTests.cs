@@ -53,4 +53,26 @@ public sealed class AppHostTests(FleetAppHostFixture fixture)
         Assert.Equal(JsonValueKind.Null, released.GetProperty("machineId").ValueKind);
         Assert.Equal(HttpStatusCode.Conflict, (await user.GetAsync($"/api/agents/{agentId}/connection")).StatusCode);
     }
+
+    [Fact]
+    public async Task Deleting_an_agent_takes_its_final_snapshot_through_the_broker_before_the_machine_is_released()
+    {
+        using var ops = fixture.Client(ResourceNames.Pool, TestTokens.Operator());
+        using var agents = fixture.Client(ResourceNames.Agents, TestTokens.User("e2e-delete"));
+        using var snapshots = fixture.Client(ResourceNames.Snapshots, TestTokens.User("e2e-delete"));
+        (await ops.PutAsJsonAsync("/api/pool/target", new { targetSize = 2 })).EnsureSuccessStatusCode();
+        await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<JsonElement>("/api/pool")).GetProperty("ready").GetInt32() >= 1,
+            TimeSpan.FromSeconds(30), "the pool did not fill");
+        var agentId = (await (await agents.PostAsJsonAsync("/api/agents", new { name = "doomed" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        var machineId = (await (await agents.PostAsync($"/api/agents/{agentId}/claim", null)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("machineId").GetString();
+
+        Assert.Equal(HttpStatusCode.Accepted, (await agents.DeleteAsync($"/api/agents/{agentId}")).StatusCode);
+
+        // agents -> AgentDeletionRequested -> snapshots -> FinalSnapshotTaken -> agents -> MachineReleased -> pool
+        await Eventually.TrueAsync(async () => (await agents.GetAsync($"/api/agents/{agentId}")).StatusCode == HttpStatusCode.NotFound,
+            TimeSpan.FromSeconds(30), "the agent was not deleted");
+        var kept = await snapshots.GetFromJsonAsync<JsonElement>($"/api/snapshots?machineId={machineId}");
+        Assert.Equal(1, kept.GetArrayLength());
+        Assert.True(kept[0].GetProperty("isFinal").GetBoolean());
+    }
 }

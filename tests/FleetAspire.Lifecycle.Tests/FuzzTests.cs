@@ -22,11 +22,12 @@ public sealed class FuzzTests(ITestOutputHelper output)
     {
         var database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync("fuzz");
         var vhost = await (await TestRabbitMq.GetAsync()).CreateVirtualHostAsync("fuzz");
-        var quietPool = new Dictionary<string, string?> { ["Pool:ReconcilerEnabled"] = "false" };
-        await using var agents = new FleetServiceFactory<AgentResponse>(database, vhost);
-        await using var pool = new FleetServiceFactory<PoolStatusResponse>(database, vhost, quietPool);
-        await using var machines = new FleetServiceFactory<CustomMachineResponse>(database, vhost);
-        await using var snapshots = new FleetServiceFactory<SnapshotResponse>(database, vhost);
+        // Nothing may change the database on its own during the run: no reconciler, no heartbeat sweeper.
+        var quiet = new Dictionary<string, string?> { ["Pool:ReconcilerEnabled"] = "false", ["HealthChecks:SweeperEnabled"] = "false" };
+        await using var agents = new FleetServiceFactory<AgentResponse>(database, vhost, quiet);
+        await using var pool = new FleetServiceFactory<PoolStatusResponse>(database, vhost, quiet);
+        await using var machines = new FleetServiceFactory<CustomMachineResponse>(database, vhost, quiet);
+        await using var snapshots = new FleetServiceFactory<SnapshotResponse>(database, vhost, quiet);
         var bases = new Dictionary<string, Uri>
         {
             ["agents"] = agents.StartKestrel(),
@@ -70,7 +71,10 @@ public sealed class FuzzTests(ITestOutputHelper output)
         Assert.Equal(before, await ChecksumsAsync(database));
     }
 
-    /// <summary>Agents of another user, two of them holding pool machines: the fuzzer aims at them and must miss.</summary>
+    /// <summary>
+    /// Another user's agents (two holding pool machines), custom machine and snapshot: the fuzzer aims at their ids
+    /// and must miss.
+    /// </summary>
     private static async Task<IReadOnlyList<string>> SeedVictimsAsync(Dictionary<string, Uri> bases)
     {
         using var victim = new HttpClient { BaseAddress = bases["agents"] };
@@ -90,6 +94,16 @@ public sealed class FuzzTests(ITestOutputHelper output)
             }
         }
 
+        using var victimMachines = new HttpClient { BaseAddress = bases["machines"] };
+        victimMachines.DefaultRequestHeaders.Authorization = new("Bearer", TestTokens.User("victim"));
+        var machine = await (await victimMachines.PostAsJsonAsync("/api/machines/custom",
+            new RegisterCustomMachineRequest("203.0.113.99", 8911, "victim-key-0123456789", null, null, null, null))).Content.ReadFromJsonAsync<CustomMachineResponse>();
+        ids.Add(machine!.Id);
+        (await victimMachines.PostAsJsonAsync($"/api/machines/custom/{machine.Id}/assign", new AssignCustomMachineRequest(ids[4]))).EnsureSuccessStatusCode();
+        using var victimSnapshots = new HttpClient { BaseAddress = bases["snapshots"] };
+        victimSnapshots.DefaultRequestHeaders.Authorization = new("Bearer", TestTokens.User("victim"));
+        var snapshot = await (await victimSnapshots.PostAsJsonAsync("/api/snapshots", new CreateSnapshotRequest(ids[0]))).Content.ReadFromJsonAsync<SnapshotResponse>();
+        ids.Add(snapshot!.Id);
         return ids;
     }
 

@@ -25,8 +25,19 @@ public sealed class HostileRequests(Random random, IReadOnlyList<string> foreign
         new("pool", "PUT", "/api/pool/target", true),
         new("pool", "GET", "/api/pool/machines", false),
         new("pool", "POST", "/api/pool/reconcile", true),
+        new("machines", "POST", "/api/machines/custom", true),
         new("machines", "GET", "/api/machines/custom", false),
+        new("machines", "GET", "/api/machines/custom/{id}", false),
+        new("machines", "PATCH", "/api/machines/custom/{id}", true),
+        new("machines", "DELETE", "/api/machines/custom/{id}", true),
+        new("machines", "POST", "/api/machines/custom/{id}/assign", true),
+        new("machines", "POST", "/api/machines/custom/{id}/release", true),
+        new("machines", "POST", "/api/machines/heartbeats", true),
+        new("machines", "GET", "/api/machines/health", false),
+        new("snapshots", "POST", "/api/snapshots", true),
         new("snapshots", "GET", "/api/snapshots", false),
+        new("snapshots", "GET", "/api/snapshots/{id}", false),
+        new("snapshots", "DELETE", "/api/snapshots/{id}", true),
     ];
 
     private static readonly string[] HostileIds =
@@ -44,6 +55,9 @@ public sealed class HostileRequests(Random random, IReadOnlyList<string> foreign
         "{\"name\":\"" + new string('x', 101) + "\"}", "{\"name\":\"" + new string('y', 200_000) + "\"}",
         "{" + string.Concat(Enumerable.Repeat("\"a\":{", 300)) + string.Concat(Enumerable.Repeat("}", 300)) + "}",
         "<xml/>", "name=x", "{\"name\":\"ok\",}", "\uFEFF{\"name\":1}",
+        "{\"ipv4\":\"999.1.1.1\",\"sharedKey\":\"0123456789abcdefXYZ\"}", "{\"ipv4\":\"1.2.3.4\",\"port\":0,\"sharedKey\":\"0123456789abcdefXYZ\"}",
+        "{\"ipv4\":\"1.2.3.4\",\"sharedKey\":\"short\"}", "{\"ipv4\":\"0x7f.1.1.1\",\"sharedKey\":\"0123456789abcdefXYZ\"}",
+        "{\"agentId\":null}", "{\"agentId\":\"../../etc\"}", "{\"outcome\":\"dead\"}", "{\"port\":-1}", "{\"cpuCount\":0}",
     ];
 
     private static readonly string[] HostileQueries =
@@ -72,7 +86,15 @@ public sealed class HostileRequests(Random random, IReadOnlyList<string> foreign
 
         var request = new HttpRequestMessage(new HttpMethod(endpoint.Method), new Uri(baseAddress, path));
         request.Headers.TryAddWithoutValidation("Authorization", Credential(endpoint));
-        if (endpoint.Method is "POST" or "PUT")
+        if (endpoint.Template.EndsWith("/heartbeats", StringComparison.Ordinal))
+        {
+            // Forged machine credentials: a victim's machine id with a signature made without its key.
+            request.Headers.TryAddWithoutValidation("X-Fleet-Machine-Id", random.Next(2) == 0 && foreignAgentIds.Count > 0 ? "1000001" : HostileIds[random.Next(HostileIds.Length)]);
+            request.Headers.TryAddWithoutValidation("X-Fleet-Timestamp", random.Next(3) == 0 ? "0" : DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.TryAddWithoutValidation("X-Fleet-Signature", new string('a', random.Next(0, 80)));
+        }
+
+        if (endpoint.Method is "POST" or "PUT" or "PATCH")
         {
             var body = HostileBodies[random.Next(HostileBodies.Length)];
             var contentType = random.Next(5) switch { 0 => "text/plain", 1 => "application/xml", _ => "application/json" };
