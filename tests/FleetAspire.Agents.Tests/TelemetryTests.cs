@@ -85,8 +85,8 @@ public sealed class TelemetryTests(TelemetryFixture app) : IClassFixture<Telemet
         }
 
         var exported = app.Telemetry.AllText();
-        Assert.NotEmpty(app.Telemetry.Spans);
-        Assert.NotEmpty(app.Telemetry.Logs);
+        Assert.NotEmpty(app.Telemetry.Spans.Snapshot());
+        Assert.NotEmpty(app.Telemetry.Logs.Snapshot());
         Assert.NotEmpty(app.Telemetry.MessageBodies);
         foreach (var key in keys)
         {
@@ -97,21 +97,15 @@ public sealed class TelemetryTests(TelemetryFixture app) : IClassFixture<Telemet
 
     private string? ClaimRequestTraceId(string agentId)
     {
-        lock (app.Telemetry.Spans)
-        {
-            return app.Telemetry.Spans
-                .FirstOrDefault(s => s.Kind == ActivityKind.Server && s.GetTagItem("url.path") is string path && path == $"/api/agents/{agentId}/claim")
-                ?.TraceId.ToString();
-        }
+        return app.Telemetry.Spans.Snapshot()
+            .FirstOrDefault(s => s.Kind == ActivityKind.Server && s.GetTagItem("url.path") is string path && path == $"/api/agents/{agentId}/claim")
+            ?.TraceId.ToString();
     }
 
     private Activity? ConsumerSpanIn(string? traceId)
     {
-        lock (app.Telemetry.Spans)
-        {
-            return traceId is null
-                ? null
-                : app.Telemetry.Spans.FirstOrDefault(s => s.Source.Name == "MassTransit" && s.Kind == ActivityKind.Consumer && s.TraceId.ToString() == traceId);
-        }
+        return traceId is null
+            ? null
+            : app.Telemetry.Spans.Snapshot().FirstOrDefault(s => s.Source.Name == "MassTransit" && s.Kind == ActivityKind.Consumer && s.TraceId.ToString() == traceId);
     }
 }

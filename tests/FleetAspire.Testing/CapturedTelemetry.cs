@@ -16,9 +16,9 @@ namespace FleetAspire.Testing;
 /// </summary>
 public sealed class CapturedTelemetry
 {
-    public List<Activity> Spans { get; } = [];
-    public List<LogRecord> Logs { get; } = [];
-    public List<Metric> Metrics { get; } = [];
+    public LockedList<Activity> Spans { get; } = new();
+    public LockedList<LogRecord> Logs { get; } = new();
+    public LockedList<Metric> Metrics { get; } = new();
     public ConcurrentQueue<string> MessageBodies { get; } = new();
 
     public void AddTo(IServiceCollection services)
@@ -33,39 +33,30 @@ public sealed class CapturedTelemetry
     public IReadOnlyList<string> AllText()
     {
         var text = new List<string>();
-        lock (Spans)
+        foreach (var span in Spans.Snapshot())
         {
-            foreach (var span in Spans)
-            {
-                text.Add(span.DisplayName);
-                text.AddRange(span.TagObjects.Select(t => $"{t.Key}={t.Value}"));
-                text.AddRange(span.Events.SelectMany(e => e.Tags.Select(t => $"{e.Name}:{t.Key}={t.Value}").Append(e.Name)));
-                text.AddRange(span.Baggage.Select(b => $"{b.Key}={b.Value}"));
-            }
+            text.Add(span.DisplayName);
+            text.AddRange(span.TagObjects.Select(t => $"{t.Key}={t.Value}"));
+            text.AddRange(span.Events.SelectMany(e => e.Tags.Select(t => $"{e.Name}:{t.Key}={t.Value}").Append(e.Name)));
+            text.AddRange(span.Baggage.Select(b => $"{b.Key}={b.Value}"));
         }
 
-        lock (Logs)
+        foreach (var log in Logs.Snapshot())
         {
-            foreach (var log in Logs)
-            {
-                text.Add(log.FormattedMessage ?? string.Empty);
-                text.Add(log.Body ?? string.Empty);
-                text.Add(log.Exception?.ToString() ?? string.Empty);
-                text.AddRange((log.Attributes ?? []).Select(a => $"{a.Key}={a.Value}"));
-            }
+            text.Add(log.FormattedMessage ?? string.Empty);
+            text.Add(log.Body ?? string.Empty);
+            text.Add(log.Exception?.ToString() ?? string.Empty);
+            text.AddRange((log.Attributes ?? []).Select(a => $"{a.Key}={a.Value}"));
         }
 
-        lock (Metrics)
+        foreach (var metric in Metrics.Snapshot())
         {
-            foreach (var metric in Metrics)
+            text.Add(metric.Name);
+            foreach (ref readonly var point in metric.GetMetricPoints())
             {
-                text.Add(metric.Name);
-                foreach (ref readonly var point in metric.GetMetricPoints())
+                foreach (var tag in point.Tags)
                 {
-                    foreach (var tag in point.Tags)
-                    {
-                        text.Add($"{tag.Key}={tag.Value}");
-                    }
+                    text.Add($"{tag.Key}={tag.Value}");
                 }
             }
         }
@@ -90,4 +81,75 @@ public sealed class CapturedTelemetry
 
         public Task ReceiveFault(ReceiveContext context, Exception exception) => Task.CompletedTask;
     }
+}
+
+/// <summary>A collection the exporters append to from their threads while a test reads a snapshot of it.</summary>
+public sealed class LockedList<T> : ICollection<T>
+{
+    private readonly List<T> _items = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_items)
+            {
+                return _items.Count;
+            }
+        }
+    }
+
+    public bool IsReadOnly => false;
+
+    public T[] Snapshot()
+    {
+        lock (_items)
+        {
+            return [.. _items];
+        }
+    }
+
+    public void Add(T item)
+    {
+        lock (_items)
+        {
+            _items.Add(item);
+        }
+    }
+
+    public void Clear()
+    {
+        lock (_items)
+        {
+            _items.Clear();
+        }
+    }
+
+    public bool Contains(T item)
+    {
+        lock (_items)
+        {
+            return _items.Contains(item);
+        }
+    }
+
+    public void CopyTo(T[] array, int arrayIndex)
+    {
+        lock (_items)
+        {
+            _items.CopyTo(array, arrayIndex);
+        }
+    }
+
+    public bool Remove(T item)
+    {
+        lock (_items)
+        {
+            return _items.Remove(item);
+        }
+    }
+
+    public IEnumerator<T> GetEnumerator() => ((IEnumerable<T>)Snapshot()).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -33,23 +33,17 @@ public sealed class TestPostgres
     public static Task<TestPostgres> GetAsync() => Shared.Value;
 
     /// <summary>A new database with the current schema, named after the test class for readable failures.</summary>
-    public async Task<string> CreateDatabaseAsync(string hint)
+    public Task<string> CreateDatabaseAsync(string hint) => CreateAsync(hint, $"TEMPLATE {TemplateDatabase}");
+
+    /// <summary>An empty database without any schema (for migration tests).</summary>
+    public Task<string> CreateEmptyDatabaseAsync(string hint) => CreateAsync(hint, string.Empty);
+
+    private async Task<string> CreateAsync(string hint, string options)
     {
         var name = $"t{Interlocked.Increment(ref _databaseCounter)}_{new string(hint.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).Take(40).ToArray())}_{Environment.ProcessId}";
         await using var connection = new NpgsqlConnection(ServerConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\" TEMPLATE {TemplateDatabase}", connection);
-        await command.ExecuteNonQueryAsync();
-        return DatabaseConnectionString(name);
-    }
-
-    /// <summary>An empty database without any schema (for migration tests).</summary>
-    public async Task<string> CreateEmptyDatabaseAsync(string hint)
-    {
-        var name = $"e{Interlocked.Increment(ref _databaseCounter)}_{new string(hint.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).Take(40).ToArray())}_{Environment.ProcessId}";
-        await using var connection = new NpgsqlConnection(ServerConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\" {options}", connection);
         await command.ExecuteNonQueryAsync();
         return DatabaseConnectionString(name);
     }

@@ -8,7 +8,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace FleetAspire.Messaging;
 
@@ -69,27 +68,8 @@ public sealed partial class OutboxDispatcher(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
         var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
-        {
-            if (!await TryLockAsync(db, cancellationToken))
-            {
-                return 0;
-            }
-
-            try
-            {
-                return await PublishBatchAsync(db, publisher, cancellationToken);
-            }
-            finally
-            {
-                await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_unlock({DispatcherLockKey})", CancellationToken.None);
-            }
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+        await using var held = await SessionLock.TryAcquireAsync(db, DispatcherLockKey, cancellationToken);
+        return held is null ? 0 : await PublishBatchAsync(db, publisher, cancellationToken);
     }
 
     private async Task<int> PublishBatchAsync(FleetDbContext db, IPublishEndpoint publisher, CancellationToken cancellationToken)
@@ -159,13 +139,6 @@ public sealed partial class OutboxDispatcher(
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.PublishTimeout);
         await publisher.Publish(message, type, ctx => ctx.MessageId = row.MessageId, timeout.Token);
-    }
-
-    private static async Task<bool> TryLockAsync(FleetDbContext db, CancellationToken cancellationToken)
-    {
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await using var command = new NpgsqlCommand($"SELECT pg_try_advisory_lock({DispatcherLockKey})", connection);
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox dispatch failed ({ExceptionType}); retrying in {BackoffMs} ms")]

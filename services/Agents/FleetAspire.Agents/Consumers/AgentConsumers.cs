@@ -76,14 +76,14 @@ public sealed class MachineHealthConsumer(FleetDbContext db, IConfiguration conf
     }
 }
 
-/// <summary>Retries with back-off for transient database faults; at most 8 messages in flight per endpoint.</summary>
+/// <summary>Database retries (<see cref="ConsumerRetry.Database"/>); at most 8 messages in flight per endpoint.</summary>
 public sealed class FinalSnapshotTakenConsumerDefinition : ConsumerDefinition<FinalSnapshotTakenConsumer>
 {
     public FinalSnapshotTakenConsumerDefinition() => ConcurrentMessageLimit = 8;
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<FinalSnapshotTakenConsumer> consumerConfigurator, IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)));
+        endpointConfigurator.UseMessageRetry(ConsumerRetry.Database);
 }
 
 public sealed class MachineHealthConsumerDefinition : ConsumerDefinition<MachineHealthConsumer>
@@ -92,5 +92,5 @@ public sealed class MachineHealthConsumerDefinition : ConsumerDefinition<Machine
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<MachineHealthConsumer> consumerConfigurator, IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)));
+        endpointConfigurator.UseMessageRetry(ConsumerRetry.Database);
 }

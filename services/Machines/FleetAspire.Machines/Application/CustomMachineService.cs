@@ -35,6 +35,12 @@ public sealed class CustomMachineService(FleetDbContext db, OutboxSignal outbox,
 {
     public async Task<(MachineOutcome Outcome, CustomMachine? Machine)> RegisterAsync(string userId, RegisterCustomMachine request, CancellationToken cancellationToken)
     {
+        // The common duplicate is answered by a read; the unique index below still decides races.
+        if (await db.CustomMachines.AnyAsync(c => c.UserId == userId && c.Ipv4 == request.Ipv4 && c.Port == request.Port, cancellationToken))
+        {
+            return (MachineOutcome.Duplicate, null);
+        }
+
         var now = time.GetUtcNow();
         var machine = new CustomMachine
         {

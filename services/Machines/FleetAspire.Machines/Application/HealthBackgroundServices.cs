@@ -2,7 +2,6 @@ using FleetAspire.Data;
 using FleetAspire.Data.Entities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace FleetAspire.Machines.Application;
 
@@ -51,48 +50,28 @@ public sealed partial class HeartbeatSweeper(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
         var recorder = scope.ServiceProvider.GetRequiredService<HealthRecorder>();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        await using var held = await SessionLock.TryAcquireAsync(db, SweeperLockKey, cancellationToken);
+        if (held is null)
         {
-            if (!await LockAsync(db, "pg_try_advisory_lock", cancellationToken))
-            {
-                return 0;
-            }
-
-            try
-            {
-                var cutoff = time.GetUtcNow() - options.Value.HeartbeatTimeout;
-                var silent = await db.Database.SqlQuery<SilentMachine>($"""
-                    SELECT a.id AS agent_id, a.machine_id
-                    FROM agents a
-                    WHERE a.machine_id IS NOT NULL AND a.status IN ('active', 'unhealthy')
-                      AND coalesce((SELECT max(h.checked_at) FROM machine_health_checks h
-                                    WHERE h.machine_id = a.machine_id AND h.agent_id = a.id), a.updated_at) < {cutoff}
-                    ORDER BY a.id
-                    LIMIT 500
-                    """).ToListAsync(cancellationToken);
-                foreach (var machine in silent)
-                {
-                    await recorder.RecordAsync(machine.AgentId, machine.MachineId, HealthOutcome.Missed, null, cancellationToken);
-                }
-
-                return silent.Count;
-            }
-            finally
-            {
-                await LockAsync(db, "pg_advisory_unlock", CancellationToken.None);
-            }
+            return 0;
         }
-        finally
+
+        var cutoff = time.GetUtcNow() - options.Value.HeartbeatTimeout;
+        var silent = await db.Database.SqlQuery<SilentMachine>($"""
+            SELECT a.id AS agent_id, a.machine_id
+            FROM agents a
+            WHERE a.machine_id IS NOT NULL AND a.status IN ('active', 'unhealthy')
+              AND coalesce((SELECT max(h.checked_at) FROM machine_health_checks h
+                            WHERE h.machine_id = a.machine_id AND h.agent_id = a.id), a.updated_at) < {cutoff}
+            ORDER BY a.id
+            LIMIT 500
+            """).ToListAsync(cancellationToken);
+        foreach (var machine in silent)
         {
-            await db.Database.CloseConnectionAsync();
+            await recorder.RecordAsync(machine.AgentId, machine.MachineId, HealthOutcome.Missed, null, cancellationToken);
         }
-    }
 
-    private static async Task<bool> LockAsync(FleetDbContext db, string function, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand($"SELECT {function}({SweeperLockKey})", (NpgsqlConnection)db.Database.GetDbConnection());
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        return silent.Count;
     }
 
     private sealed record SilentMachine(string AgentId, string MachineId);

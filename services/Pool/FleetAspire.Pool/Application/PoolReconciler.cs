@@ -4,7 +4,6 @@ using FleetAspire.Data;
 using FleetAspire.Data.Entities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace FleetAspire.Pool.Application;
 
@@ -31,35 +30,21 @@ public sealed partial class PoolReconciler(
 
     public async Task<ReconcileReport> ReconcileOnceAsync(CancellationToken cancellationToken)
     {
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        await using var held = await SessionLock.TryAcquireAsync(db, PoolLockKey, cancellationToken);
+        if (held is null)
         {
-            if (!await AdvisoryLockAsync("pg_try_advisory_lock", cancellationToken))
-            {
-                return new ReconcileReport(false, 0, 0, 0, 0);
-            }
+            return new ReconcileReport(false, 0, 0, 0, 0);
+        }
 
-            try
-            {
-                var promoted = await PromoteBootedAsync(cancellationToken);
-                var removed = await RemoveLostAsync(cancellationToken);
-                var target = await db.PoolSettings.AsNoTracking().Select(s => s.TargetSize).SingleAsync(cancellationToken);
-                var live = await db.ParkedMachines.CountAsync(cancellationToken);
-                var provisioned = live < target
-                    ? await ProvisionAsync(Math.Min(target - live, options.Value.MaxProvisionPerPass), cancellationToken)
-                    : 0;
-                var retired = live > target ? await RetireAsync(live - target, cancellationToken) : 0;
-                return new ReconcileReport(true, promoted, removed, provisioned, retired);
-            }
-            finally
-            {
-                await AdvisoryLockAsync("pg_advisory_unlock", CancellationToken.None);
-            }
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+        var promoted = await PromoteBootedAsync(cancellationToken);
+        var removed = await RemoveLostAsync(cancellationToken);
+        var target = await db.PoolSettings.AsNoTracking().Select(s => s.TargetSize).SingleAsync(cancellationToken);
+        var live = await db.ParkedMachines.CountAsync(cancellationToken);
+        var provisioned = live < target
+            ? await ProvisionAsync(Math.Min(target - live, options.Value.MaxProvisionPerPass), cancellationToken)
+            : 0;
+        var retired = live > target ? await RetireAsync(live - target, cancellationToken) : 0;
+        return new ReconcileReport(true, promoted, removed, provisioned, retired);
     }
 
     private async Task<int> PromoteBootedAsync(CancellationToken cancellationToken)
@@ -177,13 +162,6 @@ public sealed partial class PoolReconciler(
         }
 
         return retired;
-    }
-
-    private async Task<bool> AdvisoryLockAsync(string function, CancellationToken cancellationToken)
-    {
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await using var command = new NpgsqlCommand($"SELECT {function}({PoolLockKey})", connection);
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>256 random bits, URL-safe. The key goes to the server in user data and to the pool row, nowhere else.</summary>

@@ -2,6 +2,7 @@ using FleetAspire.Cloud;
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data.Entities;
 using FleetAspire.Pool.Application;
+using FleetAspire.Messaging;
 using MassTransit;
 
 namespace FleetAspire.Pool.Consumers;
@@ -29,7 +30,7 @@ public sealed class MachineReleasedConsumerDefinition : ConsumerDefinition<Machi
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<MachineReleasedConsumer> consumerConfigurator, IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)));
+        endpointConfigurator.UseMessageRetry(ConsumerRetry.CloudProvider);
 }
 
 /// <summary>A claim took a machine out of the pool: replenish now rather than at the next tick. Idempotent: a signal.</summary>

@@ -53,5 +53,5 @@ public sealed class AgentDeletionRequestedConsumerDefinition : ConsumerDefinitio
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<AgentDeletionRequestedConsumer> consumerConfigurator, IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(10, TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1)));
+        endpointConfigurator.UseMessageRetry(ConsumerRetry.CloudProvider);
 }
