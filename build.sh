@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-FAST_TIER=(tests/FleetAspire.Agents.Tests tests/FleetAspire.Machines.Tests tests/FleetAspire.Snapshots.Tests tests/FleetAspire.Pool.Tests tests/FleetAspire.AppHost.Tests)
+FAST_TIER=(tests/FleetAspire.Agents.Tests tests/FleetAspire.Machines.Tests tests/FleetAspire.Snapshots.Tests tests/FleetAspire.Pool.Tests tests/FleetAspire.Transition.Tests tests/FleetAspire.AppHost.Tests)
 LIFECYCLE_TIER=(tests/FleetAspire.Lifecycle.Tests)
 RESULTS=TestResults
 

@@ -1,4 +1,5 @@
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.EntityConfigurations;
 using FleetAspire.Data.Outbox;
 using Microsoft.EntityFrameworkCore;
 
@@ -12,16 +13,26 @@ namespace FleetAspire.Data;
 /// <c>dotnet build services/Shared/FleetAspire.Data &amp;&amp; dotnet ef migrations add &lt;Name&gt; --project services/Shared/FleetAspire.Data --output-dir Migrations</c>
 /// Migrations are applied by the migrator resource, never by the services.
 /// </remarks>
-public class FleetDbContext(DbContextOptions<FleetDbContext> options) : DbContext(options)
+public partial class FleetDbContext(DbContextOptions<FleetDbContext> options) : DbContext(options)
 {
     public DbSet<Agent> Agents => Set<Agent>();
-    public DbSet<ParkedMachine> ParkedMachines => Set<ParkedMachine>();
-    public DbSet<CustomMachine> CustomMachines => Set<CustomMachine>();
+    public DbSet<Machine> Machines => Set<Machine>();
     public DbSet<MachineHealthCheck> MachineHealthChecks => Set<MachineHealthCheck>();
     public DbSet<MachineSnapshot> MachineSnapshots => Set<MachineSnapshot>();
     public DbSet<PoolSettings> PoolSettings => Set<PoolSettings>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
 
-    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
-        modelBuilder.ApplyConfigurationsFromAssembly(typeof(FleetDbContext).Assembly);
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.ApplyConfiguration(new AgentEntityTypeConfiguration());
+        modelBuilder.ApplyConfiguration(new MachineEntityTypeConfiguration());
+        modelBuilder.ApplyConfiguration(new MachineSnapshotEntityTypeConfiguration());
+        modelBuilder.ApplyConfiguration(new MachineHealthCheckEntityTypeConfiguration());
+        modelBuilder.ApplyConfiguration(new PoolSettingsEntityTypeConfiguration());
+        modelBuilder.ApplyConfiguration(new OutboxMessageEntityTypeConfiguration());
+        OnModelCreatingTransition(modelBuilder);
+    }
+
+    /// <summary>Maps the legacy half of the model while the migration runs (MachineTransition/).</summary>
+    partial void OnModelCreatingTransition(ModelBuilder modelBuilder);
 }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using FleetAspire.Agents.Apis;
 using FleetAspire.Contracts.Agents;
 using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Claims;
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;

@@ -1,6 +1,7 @@
 using FleetAspire.Contracts.Machines;
 using FleetAspire.Contracts.Snapshots;
 using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Messaging;

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using FleetAspire.Contracts.Machines;
 using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;

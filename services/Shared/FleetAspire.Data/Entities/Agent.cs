@@ -1,14 +1,7 @@
 namespace FleetAspire.Data.Entities;
 
-/// <summary>
-/// An AI coding agent. Today's (legacy) model keeps the machine it runs on as four columns on this row.
-/// </summary>
-/// <remarks>
-/// <see cref="MachineId"/> means different things per <see cref="MachineType"/>: for <c>hetzner</c> it is the cloud
-/// provider's server id, for <c>custom</c> it is <see cref="CustomMachine.Id"/>. Old code reads it with that meaning,
-/// which is why the Machine relation of the refactor is a new column rather than a reinterpretation of this one.
-/// </remarks>
-public class Agent
+/// <summary>An AI coding agent. Its machine is a relation (<see cref="MachineRef"/>); see the partial in MachineTransition/ for today's copies.</summary>
+public partial class Agent
 {
     public required string Id { get; set; }
     public required string Name { get; set; }
@@ -17,11 +10,13 @@ public class Agent
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
-    public string? MachineId { get; set; }
-    public string? MachineIpv4 { get; set; }
-    /// <summary>Secret. Only the owner's connection-info response may carry it; never logged, traced or listed.</summary>
-    public string? MachineSharedKey { get; set; }
-    public string? MachineType { get; set; }
+    /// <summary>
+    /// The relation to <see cref="Entities.Machine"/> (expand phase). A new column, not a reinterpretation of the
+    /// legacy <c>machine_id</c>, whose meaning old code keeps reading until the contract renames this one
+    /// (docs/adr/0009).
+    /// </summary>
+    public string? MachineRef { get; set; }
+    public Machine? Machine { get; set; }
 }
 
 public static class AgentStatus
@@ -36,8 +31,3 @@ public static class AgentStatus
     public const string Deleting = "deleting";
 }
 
-public static class MachineTypes
-{
-    public const string Hetzner = "hetzner";
-    public const string Custom = "custom";
-}

@@ -6,10 +6,9 @@ namespace FleetAspire.Data.Entities;
 /// snapshot outlives both the assignment and the server, and its owner must still see and delete it) and
 /// <see cref="IsFinal"/> (the snapshot taken when an agent is deleted; at most one per agent).
 /// </remarks>
-public class MachineSnapshot
+public partial class MachineSnapshot
 {
     public required string Id { get; set; }
-    public required string MachineId { get; set; }
     public string? ProviderImageId { get; set; }
     public required string Status { get; set; }
     public long? SizeBytes { get; set; }
@@ -17,6 +16,8 @@ public class MachineSnapshot
     public required string UserId { get; set; }
     public string? AgentId { get; set; }
     public bool IsFinal { get; set; }
+    /// <summary>The relation to <see cref="Machine"/> (expand phase: nullable, no constraint; strict with the contract).</summary>
+    public string? MachineRef { get; set; }
 }
 
 public static class SnapshotStatus

@@ -43,6 +43,11 @@ namespace FleetAspire.Data.Migrations
                         .HasColumnType("character varying(15)")
                         .HasColumnName("machine_ipv4");
 
+                    b.Property<string>("MachineRef")
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)")
+                        .HasColumnName("machine_ref");
+
                     b.Property<string>("MachineSharedKey")
                         .HasMaxLength(256)
                         .HasColumnType("character varying(256)")
@@ -80,6 +85,10 @@ namespace FleetAspire.Data.Migrations
 
                     b.HasIndex("MachineId")
                         .HasDatabaseName("ix_agents_machine_id");
+
+                    b.HasIndex("MachineRef")
+                        .IsUnique()
+                        .HasDatabaseName("ix_agents_machine_ref");
 
                     b.HasIndex("MachineType")
                         .HasDatabaseName("ix_agents_machine_type");
@@ -166,6 +175,122 @@ namespace FleetAspire.Data.Migrations
                     b.ToTable("custom_machines", (string)null);
                 });
 
+            modelBuilder.Entity("FleetAspire.Data.Entities.Machine", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Arch")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("arch");
+
+                    b.Property<int?>("CpuCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("cpu_count");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("HetznerMachineId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("hetzner_machine_id");
+
+                    b.Property<string>("Ipv4")
+                        .IsRequired()
+                        .HasMaxLength(15)
+                        .HasColumnType("character varying(15)")
+                        .HasColumnName("ipv4");
+
+                    b.Property<DateTimeOffset>("LastSeenAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_seen_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("LegacyId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("legacy_id");
+
+                    b.Property<int?>("MemoryGb")
+                        .HasColumnType("integer")
+                        .HasColumnName("memory_gb");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Os")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("os");
+
+                    b.Property<int>("Port")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(8911)
+                        .HasColumnName("port");
+
+                    b.Property<string>("SharedKey")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("shared_key");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasDefaultValue("offline")
+                        .HasColumnName("status");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("type");
+
+                    b.Property<string>("UserId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_machines");
+
+                    b.HasIndex("Status")
+                        .HasDatabaseName("ix_machines_status");
+
+                    b.HasIndex("Type")
+                        .HasDatabaseName("ix_machines_type");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_machines_user_id");
+
+                    b.HasIndex("Type", "LegacyId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_machines_type_legacy_id");
+
+                    b.ToTable("machines", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_machines_port", "port BETWEEN 1 AND 65535");
+
+                            t.HasCheckConstraint("ck_machines_status", "status IN ('launching', 'ready', 'in_use', 'offline')");
+
+                            t.HasCheckConstraint("ck_machines_type", "type IN ('hetzner', 'custom')");
+                        });
+                });
+
             modelBuilder.Entity("FleetAspire.Data.Entities.MachineHealthCheck", b =>
                 {
                     b.Property<long>("Id")
@@ -195,6 +320,11 @@ namespace FleetAspire.Data.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("machine_id");
 
+                    b.Property<string>("MachineRef")
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)")
+                        .HasColumnName("machine_ref");
+
                     b.Property<string>("Outcome")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -206,6 +336,9 @@ namespace FleetAspire.Data.Migrations
 
                     b.HasIndex("CheckedAt")
                         .HasDatabaseName("ix_machine_health_checks_checked_at");
+
+                    b.HasIndex("MachineRef")
+                        .HasDatabaseName("ix_machine_health_checks_machine_ref");
 
                     b.HasIndex("MachineId", "CheckedAt")
                         .HasDatabaseName("ix_machine_health_checks_machine_id_checked_at");
@@ -239,6 +372,11 @@ namespace FleetAspire.Data.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("machine_id");
 
+                    b.Property<string>("MachineRef")
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)")
+                        .HasColumnName("machine_ref");
+
                     b.Property<string>("ProviderImageId")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
@@ -267,6 +405,9 @@ namespace FleetAspire.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ux_machine_snapshots_final_per_agent")
                         .HasFilter("is_final");
+
+                    b.HasIndex("MachineRef")
+                        .HasDatabaseName("ix_machine_snapshots_machine_ref");
 
                     b.HasIndex("MachineId", "CreatedAt")
                         .HasDatabaseName("ix_machine_snapshots_machine_id_created_at");
@@ -433,6 +574,22 @@ namespace FleetAspire.Data.Migrations
                         .HasDatabaseName("ix_outbox_messages_message_id");
 
                     b.ToTable("outbox_messages", (string)null);
+                });
+
+            modelBuilder.Entity("FleetAspire.Data.Entities.Agent", b =>
+                {
+                    b.HasOne("FleetAspire.Data.Entities.Machine", "Machine")
+                        .WithOne("CurrentAgent")
+                        .HasForeignKey("FleetAspire.Data.Entities.Agent", "MachineRef")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_agents_machines_machine_ref");
+
+                    b.Navigation("Machine");
+                });
+
+            modelBuilder.Entity("FleetAspire.Data.Entities.Machine", b =>
+                {
+                    b.Navigation("CurrentAgent");
                 });
 #pragma warning restore 612, 618
         }

@@ -3,7 +3,7 @@ using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;
 using Microsoft.EntityFrameworkCore;
 
-namespace FleetAspire.Data.Assignments;
+namespace FleetAspire.Data.MachineTransition;
 
 /// <summary>
 /// Attaching a machine to an agent and detaching it, in today's model: the agent carries copies of the machine's
