@@ -36,16 +36,21 @@ internal static class MachineTransitionSql
             op "char" NOT NULL,
             changed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
             txid bigint NOT NULL DEFAULT txid_current(),
-            writer text DEFAULT nullif(current_setting('fleet.writer', true), '')
+            writer text DEFAULT nullif(current_setting('fleet.writer', true), ''),
+            -- The legacy machine id the row held before an update or delete: a deleted pool row cannot be looked
+            -- up afterwards, and the catch-up must know which Machine it affected.
+            old_machine_id text
         );
 
         CREATE FUNCTION fleet_capture_legacy_change() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO legacy_changes (entity, entity_id, op)
+            INSERT INTO legacy_changes (entity, entity_id, op, old_machine_id)
             VALUES (TG_TABLE_NAME,
                     CASE WHEN TG_OP = 'DELETE' THEN OLD.id::text ELSE NEW.id::text END,
-                    CASE TG_OP WHEN 'INSERT' THEN 'I' WHEN 'UPDATE' THEN 'U' ELSE 'D' END);
+                    CASE TG_OP WHEN 'INSERT' THEN 'I' WHEN 'UPDATE' THEN 'U' ELSE 'D' END,
+                    CASE WHEN TG_OP = 'INSERT' OR TG_TABLE_NAME = 'custom_machines' THEN NULL
+                         ELSE to_jsonb(OLD) ->> 'machine_id' END);
             RETURN NULL;
         END
         $$;
@@ -80,4 +85,42 @@ internal static class MachineTransitionSql
         DROP FUNCTION IF EXISTS fleet_capture_legacy_change();
         DROP TABLE IF EXISTS legacy_changes;
         """;
+
+    /// <summary>
+    /// One checkpoint row per backfill run (cursor per step, counts, the change-log position it catches up from) and
+    /// the dirty rows it found. Both are written in the same transaction as the batch they describe.
+    /// </summary>
+    public const string BackfillState = """
+        CREATE TABLE migration_backfill (
+            id integer PRIMARY KEY CHECK (id = 1),
+            state text NOT NULL,
+            step text NOT NULL,
+            cursor_id text NOT NULL DEFAULT '',
+            -- The catch-up reads the change log in (txid, id) order, only below the snapshot's xmin: every transaction
+            -- there has finished, so no row can still appear behind the cursor (ids alone are not commit order).
+            change_cursor_txid bigint NOT NULL DEFAULT 0,
+            change_cursor_id bigint NOT NULL DEFAULT 0,
+            rows_done bigint NOT NULL DEFAULT 0,
+            rows_total bigint NOT NULL DEFAULT 0,
+            started_at timestamptz,
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            finished_at timestamptz,
+            error text
+        );
+
+        CREATE TABLE migration_dirty_rows (
+            class text NOT NULL,
+            entity text NOT NULL,
+            entity_id text NOT NULL,
+            detail text NOT NULL,
+            first_seen timestamptz NOT NULL DEFAULT now(),
+            last_seen timestamptz NOT NULL DEFAULT now(),
+            resolved_at timestamptz,
+            PRIMARY KEY (class, entity, entity_id)
+        );
+
+        CREATE INDEX ix_legacy_changes_txid_id ON legacy_changes (txid, id);
+        """;
+
+    public const string DropBackfillState = "DROP TABLE IF EXISTS migration_dirty_rows; DROP TABLE IF EXISTS migration_backfill;";
 }

@@ -1,0 +1,158 @@
+namespace FleetAspire.Data.MachineTransition.Backfill;
+
+/// <summary>
+/// The backfill's statements. Each copies one batch of one legacy table into <c>machines</c> (or links rows to it),
+/// locking its legacy source rows <c>FOR UPDATE</c> in the same transaction as the upsert, so a concurrent writer is
+/// either copied or waits and is then caught up — never overwritten. <c>{source}</c> is either a keyset batch
+/// (<c>id &gt; @cursor ORDER BY id LIMIT @batch</c>) or, in the catch-up, the ids the change log names.
+/// Every statement ends with <c>SELECT count(*), max(id)</c> of its source rows.
+/// </summary>
+internal static class BackfillSql
+{
+    /// <summary>Dotted-quad IPv4 without leading zeros: the same rule as the APIs' input validation.</summary>
+    public const string Ipv4Pattern = @"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$";
+
+    private const string Dirty = """
+        INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
+        SELECT class, entity, entity_id, detail FROM found
+        ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL
+        """;
+
+    /// <summary>Pool rows → hetzner machines (launching/ready). A row still waiting for its provider id is skipped, not dirty.</summary>
+    public const string ParkedMachines = $$"""
+        WITH src AS (SELECT * FROM parked_machines WHERE {source} FOR UPDATE),
+        valid AS (SELECT * FROM src WHERE machine_id IS NOT NULL AND ipv4 ~ '{{Ipv4Pattern}}'),
+        upserted AS (
+            INSERT INTO machines (id, type, hetzner_machine_id, name, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
+            SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_name, ipv4, shared_key, 8911,
+                   CASE status WHEN 'ready' THEN 'ready' ELSE 'launching' END, created_at, updated_at, machine_id
+            FROM valid
+            ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, ipv4 = EXCLUDED.ipv4, shared_key = EXCLUDED.shared_key,
+                status = CASE WHEN machines.status = 'in_use' THEN machines.status ELSE EXCLUDED.status END,
+                last_seen_at = EXCLUDED.last_seen_at
+            RETURNING 1),
+        found (class, entity, entity_id, detail) AS (
+            SELECT 'invalid-ipv4', 'parked_machines', id, 'ipv4 is not a dotted quad'
+            FROM src WHERE machine_id IS NOT NULL AND ipv4 IS NOT NULL AND NOT ipv4 ~ '{{Ipv4Pattern}}'),
+        dirty AS ({{Dirty}})
+        SELECT count(*), max(id) FROM src
+        """;
+
+    /// <summary>
+    /// Agents holding a pool machine → hetzner machines (in_use) and their relation. Dirty and never guessed at: a
+    /// machine id without a type, a provider id held by two agents, an invalid ipv4; two agents on one ipv4 are
+    /// reported but still migrated. An agent without a machine has its relation cleared (a release since the copy).
+    /// </summary>
+    public const string PoolAgents = $$"""
+        WITH src AS (SELECT * FROM agents WHERE {source} FOR UPDATE),
+        held AS (
+            SELECT s.*, EXISTS (SELECT 1 FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner' AND o.id <> s.id) AS shared
+            FROM src s WHERE s.machine_type = 'hetzner' AND s.machine_id IS NOT NULL),
+        valid AS (SELECT * FROM held WHERE NOT shared AND machine_ipv4 ~ '{{Ipv4Pattern}}' AND machine_shared_key IS NOT NULL),
+        upserted AS (
+            INSERT INTO machines (id, type, hetzner_machine_id, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
+            SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_ipv4, machine_shared_key, 8911, 'in_use',
+                   updated_at, updated_at, machine_id
+            FROM valid
+            ON CONFLICT (id) DO UPDATE SET ipv4 = EXCLUDED.ipv4, shared_key = EXCLUDED.shared_key, status = 'in_use',
+                last_seen_at = EXCLUDED.last_seen_at
+            RETURNING 1),
+        linked AS (
+            UPDATE agents a SET machine_ref = fleet_machine_id('hetzner', v.machine_id)
+            FROM valid v WHERE a.id = v.id AND a.machine_ref IS DISTINCT FROM fleet_machine_id('hetzner', v.machine_id)
+            RETURNING 1),
+        cleared AS (
+            UPDATE agents a SET machine_ref = NULL
+            FROM src s WHERE a.id = s.id AND s.machine_id IS NULL AND a.machine_ref IS NOT NULL
+            RETURNING 1),
+        found (class, entity, entity_id, detail) AS (
+            SELECT 'missing-type', 'agents', id, 'machine_id set but machine_type is null' FROM src WHERE machine_id IS NOT NULL AND machine_type IS NULL
+            UNION ALL SELECT 'duplicate-provider-id', 'agents', id, 'provider id ' || machine_id || ' is held by another agent too' FROM held WHERE shared
+            UNION ALL SELECT 'invalid-ipv4', 'agents', id, 'machine_ipv4 is not a dotted quad' FROM held WHERE NOT shared AND NOT coalesce(machine_ipv4 ~ '{{Ipv4Pattern}}', false)
+            UNION ALL SELECT 'duplicate-ipv4', 'agents', s.id, 'ipv4 ' || s.machine_ipv4 || ' is used by another agent too'
+                FROM src s WHERE s.machine_ipv4 IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM agents o WHERE o.machine_ipv4 = s.machine_ipv4 AND o.id <> s.id)),
+        dirty AS ({{Dirty}})
+        SELECT count(*), max(id) FROM src
+        """;
+
+    /// <summary>
+    /// Custom machines → custom machines with their owner, and the relation of their agent when the agent really
+    /// holds them (same id, ipv4 and key). A dangling or inconsistent current agent is reported and left unlinked.
+    /// </summary>
+    public const string CustomMachines = $$"""
+        WITH src AS (SELECT * FROM custom_machines WHERE {source} FOR UPDATE),
+        valid AS (SELECT * FROM src WHERE ipv4 ~ '{{Ipv4Pattern}}'),
+        upserted AS (
+            INSERT INTO machines (id, type, ipv4, shared_key, port, status, user_id, os, arch, cpu_count, memory_gb, created_at, last_seen_at, legacy_id)
+            SELECT fleet_machine_id('custom', id), 'custom', ipv4, shared_key, port,
+                   CASE WHEN current_agent_id IS NULL THEN 'offline' ELSE 'in_use' END, user_id, os, arch, cpu_count, memory_gb,
+                   created_at, updated_at, id
+            FROM valid
+            ON CONFLICT (id) DO UPDATE SET ipv4 = EXCLUDED.ipv4, shared_key = EXCLUDED.shared_key, port = EXCLUDED.port,
+                status = EXCLUDED.status, user_id = EXCLUDED.user_id, os = EXCLUDED.os, arch = EXCLUDED.arch,
+                cpu_count = EXCLUDED.cpu_count, memory_gb = EXCLUDED.memory_gb, last_seen_at = EXCLUDED.last_seen_at
+            RETURNING 1),
+        holder AS (
+            SELECT v.id AS machine_id, a.id AS agent_id,
+                   (a.machine_type = 'custom' AND a.machine_id = v.id AND a.machine_ipv4 = v.ipv4 AND a.machine_shared_key = v.shared_key) AS consistent
+            FROM valid v JOIN agents a ON a.id = v.current_agent_id),
+        linked AS (
+            UPDATE agents a SET machine_ref = fleet_machine_id('custom', h.machine_id)
+            FROM holder h WHERE a.id = h.agent_id AND h.consistent AND a.machine_ref IS DISTINCT FROM fleet_machine_id('custom', h.machine_id)
+            RETURNING 1),
+        found (class, entity, entity_id, detail) AS (
+            SELECT 'invalid-ipv4', 'custom_machines', id, 'ipv4 is not a dotted quad' FROM src WHERE NOT ipv4 ~ '{{Ipv4Pattern}}'
+            UNION ALL SELECT 'dangling-current-agent', 'custom_machines', v.id, 'current_agent_id ' || v.current_agent_id || ' names no agent'
+                FROM valid v WHERE v.current_agent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = v.current_agent_id)
+            UNION ALL SELECT 'agent-fields-differ', 'custom_machines', h.machine_id, 'agent ' || h.agent_id || ' holds different machine fields'
+                FROM holder h WHERE NOT h.consistent),
+        dirty AS ({{Dirty}})
+        SELECT count(*), max(id) FROM src
+        """;
+
+    /// <summary>Snapshots → their machine, by the legacy string id (provider ids and custom ids never collide).</summary>
+    public const string Snapshots = $$"""
+        WITH src AS (SELECT id, machine_id FROM machine_snapshots WHERE {source} FOR UPDATE),
+        target AS (
+            SELECT s.id, m.id AS machine_ref FROM src s
+            JOIN machines m ON m.id IN (fleet_machine_id('hetzner', s.machine_id), fleet_machine_id('custom', s.machine_id))),
+        linked AS (
+            UPDATE machine_snapshots x SET machine_ref = t.machine_ref FROM target t
+            WHERE x.id = t.id AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
+        found (class, entity, entity_id, detail) AS (
+            SELECT 'orphan-snapshot', 'machine_snapshots', s.id, 'machine id ' || s.machine_id || ' matches no machine'
+            FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),
+        dirty AS ({{Dirty}})
+        SELECT count(*), max(id) FROM src
+        """;
+
+    /// <summary>Health checks → their machine, like snapshots. Ids are numbers: the cursor compares as bigint.</summary>
+    public const string HealthChecks = $$"""
+        WITH src AS (SELECT id, machine_id FROM machine_health_checks WHERE {source} FOR UPDATE),
+        target AS (
+            SELECT s.id, m.id AS machine_ref FROM src s
+            JOIN machines m ON m.id IN (fleet_machine_id('hetzner', s.machine_id), fleet_machine_id('custom', s.machine_id))),
+        linked AS (
+            UPDATE machine_health_checks x SET machine_ref = t.machine_ref FROM target t
+            WHERE x.id = t.id AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
+        found (class, entity, entity_id, detail) AS (
+            SELECT 'orphan-health-check', 'machine_health_checks', s.id::text, 'machine id ' || s.machine_id || ' matches no machine'
+            FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),
+        dirty AS ({{Dirty}})
+        SELECT count(*), max(id)::text FROM src
+        """;
+
+    /// <summary>
+    /// Machines whose legacy source is gone: a retired pool server (no pool row, no agent holds it) or a deleted custom
+    /// machine. Run by the catch-up for the legacy ids that deletes and releases name.
+    /// </summary>
+    public const string RemoveVanished = """
+        DELETE FROM machines m
+        WHERE m.legacy_id = ANY(@legacy_ids)
+          AND ((m.type = 'hetzner'
+                AND NOT EXISTS (SELECT 1 FROM parked_machines p WHERE p.machine_id = m.legacy_id)
+                AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id = m.legacy_id))
+            OR (m.type = 'custom' AND NOT EXISTS (SELECT 1 FROM custom_machines c WHERE c.id = m.legacy_id)))
+        """;
+}
