@@ -16,6 +16,8 @@ namespace FleetAspire.Data.Migrations
             ("ix_agents_machine_ref", "CREATE UNIQUE INDEX CONCURRENTLY ix_agents_machine_ref ON agents (machine_ref)"),
             ("ix_machine_snapshots_machine_ref", "CREATE INDEX CONCURRENTLY ix_machine_snapshots_machine_ref ON machine_snapshots (machine_ref)"),
             ("ix_machine_health_checks_machine_ref", "CREATE INDEX CONCURRENTLY ix_machine_health_checks_machine_ref ON machine_health_checks (machine_ref)"),
+            // Transition-only: the backfill's duplicate-address check; dropped with the column by the contract.
+            ("ix_agents_machine_ipv4", "CREATE INDEX CONCURRENTLY ix_agents_machine_ipv4 ON agents (machine_ipv4)"),
         ];
 
         /// <inheritdoc />

@@ -12,7 +12,8 @@ internal static class MachineTransitionSql
     /// </summary>
     public const string IdDerivationFunction = """
         CREATE OR REPLACE FUNCTION fleet_machine_id(machine_type text, legacy_id text) RETURNS text
-        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        -- Not STRICT (a null legacy id gives null anyway): PostgreSQL inlines it, so joins on it use the primary key.
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             SELECT CASE machine_type
                 WHEN 'hetzner' THEN 'mh_' || legacy_id
                 WHEN 'custom' THEN 'mc_' || legacy_id
@@ -120,7 +121,39 @@ internal static class MachineTransitionSql
         );
 
         CREATE INDEX ix_legacy_changes_txid_id ON legacy_changes (txid, id);
+
+        -- What the verifier found: one row per (entity, id, field, kind), kept across scans so an operator sees when a
+        -- divergence appeared and when it went away. Values of secret fields are never stored, only that they differ.
+        CREATE TABLE migration_divergences (
+            entity text NOT NULL,
+            entity_id text NOT NULL,
+            field text NOT NULL,
+            kind text NOT NULL,
+            legacy_value text,
+            machine_value text,
+            source text NOT NULL,
+            first_seen timestamptz NOT NULL DEFAULT now(),
+            last_seen timestamptz NOT NULL DEFAULT now(),
+            resolved_at timestamptz,
+            PRIMARY KEY (entity, entity_id, field, kind)
+        );
+        CREATE INDEX ix_migration_divergences_open ON migration_divergences (kind, entity) WHERE resolved_at IS NULL;
+
+        -- hmac() for comparing shared keys by keyed fingerprint inside the database.
+        CREATE EXTENSION IF NOT EXISTS pgcrypto;
+
+        -- One IPv4 text form for comparisons: trimmed, empty as null, and a dotted quad (leading zeros allowed) in
+        -- inet's canonical form. No subquery, so PostgreSQL inlines it into the verifier's scans.
+        CREATE FUNCTION fleet_norm_ipv4(value text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            SELECT CASE
+                WHEN trim(value) ~ '^(0*(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}0*(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'
+                    THEN host(regexp_replace(trim(value), '(^|\.)0+([0-9])', '\1\2', 'g')::inet)
+                ELSE nullif(trim(value), '')
+            END
+        $$;
         """;
 
-    public const string DropBackfillState = "DROP TABLE IF EXISTS migration_dirty_rows; DROP TABLE IF EXISTS migration_backfill;";
+    public const string DropBackfillState =
+        "DROP FUNCTION IF EXISTS fleet_norm_ipv4(text); DROP TABLE IF EXISTS migration_divergences; " +
+        "DROP TABLE IF EXISTS migration_dirty_rows; DROP TABLE IF EXISTS migration_backfill;";
 }

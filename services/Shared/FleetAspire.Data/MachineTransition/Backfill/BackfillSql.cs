@@ -46,7 +46,9 @@ internal static class BackfillSql
     public const string PoolAgents = $$"""
         WITH src AS (SELECT * FROM agents WHERE {source} FOR UPDATE),
         held AS (
-            SELECT s.*, EXISTS (SELECT 1 FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner' AND o.id <> s.id) AS shared
+            -- Scalar subqueries, not EXISTS: they probe the index per batch row, where a semi-join would hash the
+            -- whole table on every batch.
+            SELECT s.*, (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1 AS shared
             FROM src s WHERE s.machine_type = 'hetzner' AND s.machine_id IS NOT NULL),
         valid AS (SELECT * FROM held WHERE NOT shared AND machine_ipv4 ~ '{{Ipv4Pattern}}' AND machine_shared_key IS NOT NULL),
         upserted AS (
@@ -62,8 +64,10 @@ internal static class BackfillSql
             FROM valid v WHERE a.id = v.id AND a.machine_ref IS DISTINCT FROM fleet_machine_id('hetzner', v.machine_id)
             RETURNING 1),
         cleared AS (
+            -- Driven by the batch's ids (primary-key lookups): joined the other way round, the planner walks every
+            -- linked agent per batch and the backfill turns quadratic.
             UPDATE agents a SET machine_ref = NULL
-            FROM src s WHERE a.id = s.id AND s.machine_id IS NULL AND a.machine_ref IS NOT NULL
+            WHERE a.id = ANY (ARRAY(SELECT id FROM src WHERE machine_id IS NULL)) AND a.machine_ref IS NOT NULL
             RETURNING 1),
         found (class, entity, entity_id, detail) AS (
             SELECT 'missing-type', 'agents', id, 'machine_id set but machine_type is null' FROM src WHERE machine_id IS NOT NULL AND machine_type IS NULL
@@ -71,7 +75,7 @@ internal static class BackfillSql
             UNION ALL SELECT 'invalid-ipv4', 'agents', id, 'machine_ipv4 is not a dotted quad' FROM held WHERE NOT shared AND NOT coalesce(machine_ipv4 ~ '{{Ipv4Pattern}}', false)
             UNION ALL SELECT 'duplicate-ipv4', 'agents', s.id, 'ipv4 ' || s.machine_ipv4 || ' is used by another agent too'
                 FROM src s WHERE s.machine_ipv4 IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM agents o WHERE o.machine_ipv4 = s.machine_ipv4 AND o.id <> s.id)),
+                  AND (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = s.machine_ipv4) > 1),
         dirty AS ({{Dirty}})
         SELECT count(*), max(id) FROM src
         """;

@@ -1,0 +1,129 @@
+using System.Text;
+using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Verification;
+using Npgsql;
+
+namespace FleetAspire.Transition.Tests;
+
+public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private static readonly byte[] Key = Encoding.UTF8.GetBytes("verifier-test-fingerprint-key-0123456789");
+
+    private async Task<(string Database, NpgsqlDataSource Source, MachineVerifier Verifier)> BackfilledAsync(string hint, string legacySql)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync(hint);
+        await ExpandMigrationTests.ExecuteAsync(database, legacySql);
+        output.WriteLine($"seeded in {clock.ElapsedMilliseconds} ms");
+        var source = NpgsqlDataSource.Create(database);
+        var backfill = new MachineBackfill(source, new BackfillOptions { BatchSize = 5000, Pause = TimeSpan.Zero });
+        await backfill.StartAsync(CancellationToken.None);
+        clock.Restart();
+        Assert.Equal(BackfillStates.Done, (await backfill.RunAsync(CancellationToken.None)).State);
+        output.WriteLine($"backfilled in {clock.ElapsedMilliseconds} ms");
+        return (database, source, new MachineVerifier(source, Key));
+    }
+
+    private const string SmallFleet = """
+        INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at) VALUES
+            ('pm_1', '1001', 'pool-1', '10.1.0.1', 'ready', 'k-1001', now(), now());
+        INSERT INTO agents (id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_shared_key, machine_type) VALUES
+            ('agt_pool', 'a', 'alice', 'active', now(), now(), '2001', '10.2.0.1', 'k-2001', 'hetzner'),
+            ('agt_pool2', 'a', 'alice', 'active', now(), now(), '2002', '10.2.0.2', 'k-2002', 'hetzner'),
+            ('agt_custom', 'c', 'bob', 'active', now(), now(), 'cm_1', '192.0.2.10', 'ck-0123456789', 'custom');
+        INSERT INTO custom_machines (id, ipv4, port, shared_key, user_id, current_agent_id, created_at, updated_at) VALUES
+            ('cm_1', '192.0.2.10', 2222, 'ck-0123456789', 'bob', 'agt_custom', now(), now()),
+            ('cm_2', '192.0.2.11', 8911, 'ck2-0123456789', 'bob', NULL, now(), now());
+        INSERT INTO machine_snapshots (id, machine_id, status, created_at, user_id, is_final) VALUES
+            ('snap_1', '2001', 'available', now(), 'alice', false), ('snap_2', 'cm_1', 'available', now(), 'bob', false);
+        INSERT INTO machine_health_checks (agent_id, machine_id, outcome, checked_at) VALUES ('agt_pool', '2001', 'healthy', now());
+        """;
+
+    [Fact]
+    public async Task Clean_data_yields_no_divergence_and_text_forms_do_not_count_as_one()
+    {
+        var (database, source, verifier) = await BackfilledAsync("verclean", SmallFleet);
+        await using var _ = source;
+        // Same values, other spellings: padded address, empty owner on a hetzner machine.
+        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET ipv4 = ' 10.2.0.1 ' WHERE id = 'mh_2001'; UPDATE machines SET user_id = '' WHERE id = 'mh_2002';");
+
+        var summary = await verifier.VerifyAsync(CancellationToken.None);
+
+        Assert.True(summary.Clean, string.Join(", ", summary.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
+    }
+
+    [Fact]
+    public async Task Each_planted_divergence_is_found_and_classified()
+    {
+        var (database, source, verifier) = await BackfilledAsync("verplant", SmallFleet);
+        await using var _ = source;
+        await ExpandMigrationTests.ExecuteAsync(database, """
+            UPDATE machines SET ipv4 = '10.2.0.99', port = 2223, status = 'offline', shared_key = 'tampered-key' WHERE id = 'mh_2001';
+            UPDATE machines SET user_id = 'mallory' WHERE id = 'mc_cm_2';
+            DELETE FROM machines WHERE id = 'mh_1001';
+            INSERT INTO machines (id, type, ipv4, shared_key, legacy_id) VALUES ('mh_9999', 'hetzner', '10.9.9.9', 'ghost-key', '9999');
+            UPDATE agents SET machine_ref = NULL WHERE id = 'agt_pool2';
+            UPDATE machine_snapshots SET machine_ref = NULL WHERE id = 'snap_2';
+            INSERT INTO machine_snapshots (id, machine_id, status, created_at, user_id, is_final) VALUES ('snap_orphan', 'nowhere', 'available', now(), 'x', false);
+            """);
+
+        var summary = await verifier.VerifyAsync(CancellationToken.None);
+
+        async Task<long> Found(string entity, string id, string field, string kind) => await ExpandMigrationTests.ScalarAsync(database,
+            $"SELECT count(*) FROM migration_divergences WHERE entity = '{entity}' AND entity_id = '{id}' AND field = '{field}' AND kind = '{kind}' AND resolved_at IS NULL");
+        Assert.Equal(1, await Found("machines", "mh_2001", "ipv4", DivergenceKinds.FieldMismatch));
+        Assert.Equal(1, await Found("machines", "mh_2001", "port", DivergenceKinds.FieldMismatch));
+        Assert.Equal(1, await Found("machines", "mh_2001", "status", DivergenceKinds.FieldMismatch));
+        Assert.Equal(1, await Found("machines", "mh_2001", "shared_key", DivergenceKinds.FieldMismatch));
+        Assert.Equal(1, await Found("machines", "mc_cm_2", "owner", DivergenceKinds.FieldMismatch));
+        Assert.Equal(1, await Found("machines", "mh_1001", "*", DivergenceKinds.MissingInMachine));
+        Assert.Equal(1, await Found("machines", "mh_9999", "*", DivergenceKinds.MissingInLegacy));
+        Assert.Equal(1, await Found("agents", "agt_pool2", "machine_ref", DivergenceKinds.AssignmentMismatch));
+        Assert.Equal(1, await Found("machine_snapshots", "snap_2", "machine_ref", DivergenceKinds.Unlinked));
+        Assert.Equal(1, await Found("machine_snapshots", "snap_orphan", "machine_ref", DivergenceKinds.Orphan));
+        Assert.Equal(10, summary.Open);
+        // Keys are compared, never recorded.
+        Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database,
+            "SELECT count(*) FROM migration_divergences WHERE concat(legacy_value, machine_value) ~ '(k-2001|tampered-key|ghost-key)'"));
+        Assert.Equal(1, await ExpandMigrationTests.ScalarAsync(database,
+            "SELECT count(*) FROM migration_divergences WHERE field = 'shared_key' AND legacy_value = 'differs' AND machine_value = 'differs'"));
+    }
+
+    [Fact]
+    public async Task A_divergence_fixed_before_the_next_scan_is_marked_resolved_and_not_forgotten()
+    {
+        var (database, source, verifier) = await BackfilledAsync("verresolve", SmallFleet);
+        await using var _ = source;
+        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET port = 1 WHERE id = 'mc_cm_1';");
+        Assert.Equal(1, (await verifier.VerifyAsync(CancellationToken.None)).Open);
+
+        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET port = 2222 WHERE id = 'mc_cm_1';");
+        var after = await verifier.VerifyAsync(CancellationToken.None);
+
+        Assert.True(after.Clean);
+        Assert.Equal(1, await ExpandMigrationTests.ScalarAsync(database,
+            "SELECT count(*) FROM migration_divergences WHERE entity_id = 'mc_cm_1' AND field = 'port' AND resolved_at IS NOT NULL"));
+    }
+
+    [Fact]
+    public async Task A_hundred_thousand_agents_backfilled_verify_clean()
+    {
+        var (_, source, verifier) = await BackfilledAsync("ver100k", """
+            INSERT INTO agents (id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_shared_key, machine_type)
+            SELECT 'agt_' || i, 'a', 'u' || (i % 500), 'active', now(), now(), (1000000 + i)::text,
+                   '10.' || (i / 65536) || '.' || (i / 256 % 256) || '.' || (i % 256), md5(i::text), 'hetzner'
+            FROM generate_series(1, 100000) i;
+            INSERT INTO custom_machines (id, ipv4, port, shared_key, user_id, created_at, updated_at)
+            SELECT 'cm_' || i, '172.16.' || (i / 256) || '.' || (i % 256), 22, 'ck-0123456789-' || i, 'u', now(), now()
+            FROM generate_series(1, 10000) i;
+            INSERT INTO machine_snapshots (id, machine_id, status, created_at, user_id, is_final)
+            SELECT 'snap_' || i, (1000000 + i)::text, 'available', now(), 'u', false FROM generate_series(1, 20000) i;
+            """);
+        await using var _ = source;
+
+        var summary = await verifier.VerifyAsync(CancellationToken.None);
+
+        output.WriteLine($"verified in {summary.Duration.TotalMilliseconds:0} ms");
+        Assert.True(summary.Clean, string.Join(", ", summary.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
+    }
+}
