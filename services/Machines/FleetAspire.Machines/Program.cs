@@ -11,5 +11,6 @@ var app = builder.Build();
 app.UseServiceDefaults();
 app.MapCustomMachinesApi();
 app.MapHeartbeatsApi();
+app.MapMachinesApi();
 
 app.Run();
