@@ -2,6 +2,7 @@ using FleetAspire.Agents.Application;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
 using FleetAspire.ServiceDefaults.Auth;
+using FleetAspire.ServiceDefaults.Errors;
 using FleetAspire.ServiceDefaults.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -131,15 +132,7 @@ public static class AgentsApi
             : TypedResults.Ok(new ConnectionInfoResponse(details.Ipv4, details.Port, details.SharedKey));
     }
 
-    private static ProblemHttpResult AgentNotFound(string id) =>
-        TypedResults.Problem(
-            statusCode: StatusCodes.Status404NotFound,
-            title: "Agent not found",
-            detail: $"No agent '{Truncate(id)}' is visible to the caller.");
+    private static ProblemHttpResult AgentNotFound(string id) => Problems.NotFound("agent", id);
 
-    private static ProblemHttpResult Conflict(string title, string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: title, detail: detail);
-
-    /// <summary>Echo at most a short prefix of a hostile id back to the client.</summary>
-    private static string Truncate(string value) => value.Length <= InputRules.MaxIdLength ? value : value[..InputRules.MaxIdLength] + "…";
+    private static ProblemHttpResult Conflict(string title, string detail) => Problems.Conflict(title, detail);
 }

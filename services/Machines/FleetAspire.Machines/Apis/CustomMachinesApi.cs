@@ -4,6 +4,7 @@ using FleetAspire.Data.Entities;
 using FleetAspire.Machines.Application;
 using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.ServiceDefaults.Secrets;
+using FleetAspire.ServiceDefaults.Errors;
 using FleetAspire.ServiceDefaults.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -197,10 +198,7 @@ public static class CustomMachinesApi
             .Check("cpuCount", cpuCount is null or (>= 1 and <= 4096) ? null : "must be between 1 and 4096")
             .Check("memoryGb", memoryGb is null or (>= 1 and <= 65536) ? null : "must be between 1 and 65536");
 
-    private static ProblemHttpResult MachineNotFound(string id) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Machine not found",
-            detail: $"No machine '{(id.Length <= InputRules.MaxIdLength ? id : id[..InputRules.MaxIdLength] + "…")}' is visible to the caller.");
+    private static ProblemHttpResult MachineNotFound(string id) => Problems.NotFound("machine", id);
 
-    private static ProblemHttpResult Conflict(string title, string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: title, detail: detail);
+    private static ProblemHttpResult Conflict(string title, string detail) => Problems.Conflict(title, detail);
 }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
 using FleetAspire.ServiceDefaults.Auth;
+using FleetAspire.ServiceDefaults.Errors;
 using FleetAspire.ServiceDefaults.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -68,10 +69,7 @@ public static class MachinesApi
         var machine = InputRules.IsPlausibleId(id)
             ? await Visible(caller, db).Where(m => m.Id == id).Select(Project).FirstOrDefaultAsync(cancellationToken)
             : null;
-        return machine is null
-            ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Machine not found",
-                detail: $"No machine '{(id.Length <= InputRules.MaxIdLength ? id : id[..InputRules.MaxIdLength] + "…")}' is visible to the caller.")
-            : TypedResults.Ok(machine);
+        return machine is null ? Problems.NotFound("machine", id) : TypedResults.Ok(machine);
     }
 
     public static async Task<Ok<IReadOnlyList<MachineCount>>> Counts(ClaimsPrincipal caller, FleetDbContext db, CancellationToken cancellationToken)

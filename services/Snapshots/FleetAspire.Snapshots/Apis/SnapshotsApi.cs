@@ -3,6 +3,7 @@ using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
 using FleetAspire.ServiceDefaults.Auth;
+using FleetAspire.ServiceDefaults.Errors;
 using FleetAspire.ServiceDefaults.Validation;
 using FleetAspire.Snapshots.Application;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -103,8 +104,7 @@ public static class SnapshotsApi
 
     private static string? OwnerFilter(ClaimsPrincipal caller) => caller.IsOperator() ? null : caller.UserId();
 
-    private static ProblemHttpResult SnapshotNotFound(string id) =>
-        Problem(StatusCodes.Status404NotFound, "Snapshot not found", $"No snapshot '{(id.Length <= InputRules.MaxIdLength ? id : id[..InputRules.MaxIdLength] + "…")}' is visible to the caller.");
+    private static ProblemHttpResult SnapshotNotFound(string id) => Problems.NotFound("snapshot", id);
 
     /// <summary>The provider said no for a reason retrying will not fix (its transient faults surface as 503).</summary>
     private static ProblemHttpResult ProviderRefused(CloudProviderException ex) =>
