@@ -18,4 +18,8 @@ builder.AddFleetService<Projects.FleetAspire_Machines>(ResourceNames.Machines, S
 builder.AddFleetService<Projects.FleetAspire_Pool>(ResourceNames.Pool, ServicePorts.Pool, infrastructure, migrator, signingKey);
 builder.AddFleetService<Projects.FleetAspire_Snapshots>(ResourceNames.Snapshots, ServicePorts.Snapshots, infrastructure, migrator, signingKey);
 
+// The migration control service: backfill and verification, with dashboard commands for operators.
+builder.AddFleetService<Projects.FleetAspire_Migration>(ResourceNames.Migration, ServicePorts.Migration, infrastructure, migrator, signingKey)
+    .WithMigrationCommands(signingKey);
+
 builder.Build().Run();

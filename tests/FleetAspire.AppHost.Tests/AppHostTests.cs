@@ -12,7 +12,7 @@ public sealed class AppHostTests(FleetAppHostFixture fixture)
     [Fact]
     public async Task Every_service_answers_its_health_probe()
     {
-        foreach (var service in new[] { ResourceNames.Agents, ResourceNames.Machines, ResourceNames.Pool, ResourceNames.Snapshots })
+        foreach (var service in new[] { ResourceNames.Agents, ResourceNames.Machines, ResourceNames.Pool, ResourceNames.Snapshots, ResourceNames.Migration })
         {
             using var client = fixture.Client(service, token: null);
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);

@@ -29,7 +29,7 @@ public sealed class FleetAppHostFixture : IAsyncLifetime
         App = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await App.StartAsync(startup.Token);
-        foreach (var service in new[] { ResourceNames.Agents, ResourceNames.Machines, ResourceNames.Pool, ResourceNames.Snapshots })
+        foreach (var service in new[] { ResourceNames.Agents, ResourceNames.Machines, ResourceNames.Pool, ResourceNames.Snapshots, ResourceNames.Migration })
         {
             await App.ResourceNotifications.WaitForResourceHealthyAsync(service, startup.Token);
         }

@@ -15,7 +15,11 @@ namespace FleetAspire.Lifecycle.Tests;
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     private const int RequestCount = 12_000;
-    private static readonly string[] Tables = ["agents", "parked_machines", "custom_machines", "machine_health_checks", "machine_snapshots", "pool_settings", "outbox_messages"];
+    private static readonly string[] Tables =
+    [
+        "agents", "parked_machines", "custom_machines", "machine_health_checks", "machine_snapshots", "pool_settings", "outbox_messages",
+        "machines", "legacy_changes", "migration_divergences", "migration_dirty_rows",
+    ];
 
     [Fact]
     public async Task Twelve_thousand_hostile_requests_across_every_endpoint_get_no_5xx_and_change_no_row()
@@ -28,12 +32,14 @@ public sealed class FuzzTests(ITestOutputHelper output)
         await using var pool = new FleetServiceFactory<PoolStatusResponse>(database, vhost, quiet);
         await using var machines = new FleetServiceFactory<CustomMachineResponse>(database, vhost, quiet);
         await using var snapshots = new FleetServiceFactory<SnapshotResponse>(database, vhost, quiet);
+        await using var migration = new FleetServiceFactory<FleetAspire.Migration.Apis.MigrationStatus>(database, vhost, quiet);
         var bases = new Dictionary<string, Uri>
         {
             ["agents"] = agents.StartKestrel(),
             ["pool"] = pool.StartKestrel(),
             ["machines"] = machines.StartKestrel(),
             ["snapshots"] = snapshots.StartKestrel(),
+            ["migration"] = migration.StartKestrel(),
         };
         var victimIds = await SeedVictimsAsync(bases);
         await WaitForOutboxToDrainAsync(database);

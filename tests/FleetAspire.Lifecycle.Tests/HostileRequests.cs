@@ -41,6 +41,13 @@ public sealed class HostileRequests(Random random, IReadOnlyList<string> foreign
         new("snapshots", "GET", "/api/snapshots", false),
         new("snapshots", "GET", "/api/snapshots/{id}", false),
         new("snapshots", "DELETE", "/api/snapshots/{id}", true),
+        new("migration", "GET", "/api/migration", false),
+        new("migration", "POST", "/api/migration/backfill/start", true),
+        new("migration", "POST", "/api/migration/backfill/pause", true),
+        new("migration", "POST", "/api/migration/backfill/resume", true),
+        new("migration", "POST", "/api/migration/verify", true),
+        new("migration", "GET", "/api/migration/divergences", false),
+        new("migration", "GET", "/api/migration/dirty", false),
     ];
 
     private static readonly string[] HostileIds =

@@ -6,7 +6,7 @@ namespace FleetAspire.Transition.Tests;
 public sealed class BackfillTests
 {
     /// <summary>A legacy fleet with one row of every kind, clean and dirty.</summary>
-    private const string LegacyFleet = """
+    internal const string LegacyFleet = """
         INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at) VALUES
             ('pm_ready', '1001', 'pool-1', '10.1.0.1', 'ready', 'k-1001', now(), now()),
             ('pm_launching', '1002', 'pool-2', '10.1.0.2', 'launching', 'k-1002', now(), now()),

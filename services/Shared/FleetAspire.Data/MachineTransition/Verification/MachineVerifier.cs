@@ -47,15 +47,20 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
     /// <summary>One row per difference: (entity, entity_id, field, kind, legacy_value, machine_value).</summary>
     private static readonly string MachineDifferences = $$"""
         WITH expected AS (
-            SELECT e.* FROM ({{Expected}}) e
-            WHERE NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = e.src AND d.entity_id = e.src_id AND d.resolved_at IS NULL)),
-        pairs AS (
+            -- Quarantined sources are known divergences: the whole pair (legacy row and any Machine made from it) is
+            -- left out, not just the legacy side.
+            SELECT e.*, EXISTS (SELECT 1 FROM migration_dirty_rows d
+                                WHERE d.entity = e.src AND d.entity_id = e.src_id AND d.resolved_at IS NULL) AS quarantined
+            FROM ({{Expected}}) e),
+        joined AS (
             SELECT e.id, e.src, e.src_id, m.id AS m_id, m.type AS m_type,
                    fleet_norm_ipv4(e.ipv4) AS ipv4, fleet_norm_ipv4(m.ipv4) AS m_ipv4, e.port, m.port AS m_port, e.type,
                    nullif(trim(e.provider_id), '') AS provider_id, nullif(trim(m.hetzner_machine_id), '') AS m_provider_id,
                    nullif(trim(e.user_id), '') AS user_id, nullif(trim(m.user_id), '') AS m_user_id, e.status, m.status AS m_status,
-                   hmac(convert_to(e.shared_key, 'UTF8'), @key, 'sha256') IS DISTINCT FROM hmac(convert_to(m.shared_key, 'UTF8'), @key, 'sha256') AS key_differs
+                   hmac(convert_to(e.shared_key, 'UTF8'), @key, 'sha256') IS DISTINCT FROM hmac(convert_to(m.shared_key, 'UTF8'), @key, 'sha256') AS key_differs,
+                   e.quarantined
             FROM expected e FULL JOIN machines m ON m.id = e.id),
+        pairs AS (SELECT * FROM joined WHERE NOT coalesce(quarantined, false)),
         differing AS (
             -- Only pairs with a difference are unpivoted into per-field rows; on clean data that is none.
             SELECT * FROM pairs

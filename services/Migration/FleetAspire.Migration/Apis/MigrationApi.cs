@@ -1,0 +1,154 @@
+using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Verification;
+using FleetAspire.Migration.Application;
+using FleetAspire.Names;
+using FleetAspire.ServiceDefaults.Validation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+
+namespace FleetAspire.Migration.Apis;
+
+public sealed record MigrationStatus(string Phase, BackfillProgress Backfill, IReadOnlyDictionary<string, long> Dirty, VerificationSummary? LastVerification);
+
+public sealed record DivergenceRecord(string Entity, string EntityId, string Field, string Kind, string? LegacyValue, string? MachineValue,
+    string Source, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, DateTimeOffset? ResolvedAt);
+
+public sealed record DirtyRow(string Class, string Entity, string EntityId, string Detail, DateTimeOffset FirstSeen, DateTimeOffset? ResolvedAt);
+
+public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
+
+/// <summary>The migration control API (port 5105). Operator-only, every route.</summary>
+public static class MigrationApi
+{
+    /// <summary>Until the phases arrive (issue 5), every service runs the legacy model.</summary>
+    public const string LegacyPhase = "Legacy";
+    // REVIEW: kept in process memory; with replicas of the control service it belongs in the database (next issue).
+    private static VerificationSummary? _lastVerification;
+
+    public static IEndpointRouteBuilder MapMigrationApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/migration").WithTags("Migration").RequireAuthorization(AuthNames.OperatorPolicy);
+        api.MapGet("/", Status).WithName("GetMigrationStatus");
+        api.MapPost("/backfill/start", Start).WithName("StartBackfill").WithSummary("Start the backfill from the beginning");
+        api.MapPost("/backfill/pause", Pause).WithName("PauseBackfill");
+        api.MapPost("/backfill/resume", Resume).WithName("ResumeBackfill");
+        api.MapPost("/verify", Verify).WithName("VerifyMigration").WithSummary("Run a full verification now");
+        api.MapGet("/divergences", Divergences).WithName("ListDivergences");
+        api.MapGet("/dirty", Dirty).WithName("ListDirtyRows");
+        return app;
+    }
+
+    public static async Task<Ok<MigrationStatus>> Status(MachineBackfill backfill, NpgsqlDataSource db, CancellationToken cancellationToken)
+    {
+        var dirty = new Dictionary<string, long>();
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT class, count(*) FROM migration_dirty_rows WHERE resolved_at IS NULL GROUP BY class", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            dirty[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return TypedResults.Ok(new MigrationStatus(LegacyPhase, await backfill.ProgressAsync(cancellationToken), dirty, _lastVerification));
+    }
+
+    public static async Task<Accepted<BackfillProgress>> Start(MachineBackfill backfill, BackfillRunner runner, CancellationToken cancellationToken)
+    {
+        await backfill.StartAsync(cancellationToken);
+        runner.Wake();
+        return TypedResults.Accepted("/api/migration", await backfill.ProgressAsync(cancellationToken));
+    }
+
+    public static async Task<Results<Ok<BackfillProgress>, ProblemHttpResult>> Pause(MachineBackfill backfill, CancellationToken cancellationToken) =>
+        await Transition(backfill, BackfillStates.Running, b => b.PauseAsync(cancellationToken), cancellationToken);
+
+    public static async Task<Results<Ok<BackfillProgress>, ProblemHttpResult>> Resume(MachineBackfill backfill, BackfillRunner runner, CancellationToken cancellationToken)
+    {
+        var result = await Transition(backfill, BackfillStates.Paused, b => b.ResumeAsync(cancellationToken), cancellationToken);
+        runner.Wake();
+        return result;
+    }
+
+    public static async Task<Ok<VerificationSummary>> Verify(MachineVerifier verifier, CancellationToken cancellationToken)
+    {
+        _lastVerification = await verifier.VerifyAsync(cancellationToken);
+        return TypedResults.Ok(_lastVerification);
+    }
+
+    public static async Task<Results<Ok<Page<DivergenceRecord>>, ValidationProblem>> Divergences(
+        NpgsqlDataSource db, [FromQuery] string? entity, [FromQuery] string? kind, [FromQuery] string? state,
+        [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors()
+            .Check("entity", entity is null or "machines" or "agents" or "machine_snapshots" or "machine_health_checks" ? null : "is not a migrated entity")
+            .Check("kind", kind is null || typeof(DivergenceKinds).GetFields().Any(f => (string?)f.GetValue(null) == kind) ? null : "is not a divergence kind")
+            .Check("state", state is null or "open" or "resolved" ? null : "must be 'open' or 'resolved'")
+            .Check("after", InputRules.Cursor(after))
+            .Check("limit", InputRules.PageSize(limit));
+        if (errors.Any)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        var take = limit ?? InputRules.DefaultPageSize;
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        // The cursor is the entity id; within one page, rows of one id sort by field and kind.
+        await using var command = new NpgsqlCommand("""
+            SELECT entity, entity_id, field, kind, legacy_value, machine_value, source, first_seen, last_seen, resolved_at
+            FROM migration_divergences
+            WHERE (@entity::text IS NULL OR entity = @entity) AND (@kind::text IS NULL OR kind = @kind)
+              AND (@state::text IS NULL OR (@state = 'open') = (resolved_at IS NULL))
+              AND (@after::text IS NULL OR entity_id > @after)
+            ORDER BY entity_id, entity, field, kind
+            LIMIT @take
+            """, connection);
+        command.Parameters.AddWithValue("entity", (object?)entity ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text;
+        command.Parameters.AddWithValue("kind", (object?)kind ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text;
+        command.Parameters.AddWithValue("state", (object?)state ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text;
+        command.Parameters.AddWithValue("after", (object?)after ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text;
+        command.Parameters.AddWithValue("take", take + 1);
+        var rows = new List<DivergenceRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new DivergenceRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6),
+                reader.GetFieldValue<DateTimeOffset>(7), reader.GetFieldValue<DateTimeOffset>(8),
+                reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9)));
+        }
+
+        var items = rows.Take(take).ToList();
+        return TypedResults.Ok(new Page<DivergenceRecord>(items, rows.Count > take ? items[^1].EntityId : null));
+    }
+
+    public static async Task<Ok<IReadOnlyList<DirtyRow>>> Dirty(NpgsqlDataSource db, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT class, entity, entity_id, detail, first_seen, resolved_at FROM migration_dirty_rows ORDER BY class, entity, entity_id LIMIT 10000", connection);
+        var rows = new List<DirtyRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new DirtyRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5)));
+        }
+
+        return TypedResults.Ok<IReadOnlyList<DirtyRow>>(rows);
+    }
+
+    private static async Task<Results<Ok<BackfillProgress>, ProblemHttpResult>> Transition(
+        MachineBackfill backfill, string requiredState, Func<MachineBackfill, Task> change, CancellationToken cancellationToken)
+    {
+        var before = await backfill.ProgressAsync(cancellationToken);
+        if (before.State != requiredState)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Backfill is not " + requiredState,
+                detail: $"The backfill is {before.State}.");
+        }
+
+        await change(backfill);
+        return TypedResults.Ok(await backfill.ProgressAsync(cancellationToken));
+    }
+}

@@ -1,0 +1,33 @@
+using System.Text;
+using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Verification;
+using FleetAspire.Migration.Application;
+using FleetAspire.Names;
+using FleetAspire.ServiceDefaults.Secrets;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace FleetAspire.Migration;
+
+internal static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddFleetDatabase();
+        // The engines speak SQL directly: one data source on the same connection string as the context.
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(
+            builder.Configuration.GetConnectionString(ResourceNames.FleetDatabase)
+            ?? throw new InvalidOperationException($"Connection string '{ResourceNames.FleetDatabase}' is missing.")));
+        builder.Services.AddOptions<BackfillOptions>().BindConfiguration(BackfillOptions.Section);
+        builder.Services.AddSingleton(sp => new MachineBackfill(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<BackfillOptions>>().Value));
+        builder.Services.AddSingleton(sp => new MachineVerifier(sp.GetRequiredService<NpgsqlDataSource>(), VerifierKey(builder.Configuration)));
+        builder.Services.AddSingleton<BackfillRunner>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BackfillRunner>());
+    }
+
+    /// <summary>The verifier compares shared keys by HMAC keyed with the same secret as the services' fingerprints.</summary>
+    private static byte[] VerifierKey(IConfiguration configuration) =>
+        Encoding.UTF8.GetBytes(configuration[SecretFingerprint.KeyConfig] ?? configuration[AuthNames.SigningKeyConfig]
+            ?? throw new InvalidOperationException($"Configure '{SecretFingerprint.KeyConfig}'."));
+}
