@@ -43,4 +43,7 @@ public static class AuthenticationExtensions
         ?? throw new InvalidOperationException("Authenticated principal without a subject.");
 
     public static bool IsOperator(this ClaimsPrincipal principal) => principal.IsInRole(AuthNames.OperatorRole);
+
+    /// <summary>The owner a query is restricted to: the caller's user id, or null for operators (who see everything).</summary>
+    public static string? OwnerFilter(this ClaimsPrincipal principal) => principal.IsOperator() ? null : principal.UserId();
 }

@@ -79,7 +79,7 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     public async Task<DeleteOutcome> DeleteAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var agent = await MachineAssignments.LockAgentAsync(db, agentId, OwnerFilter(caller), cancellationToken);
+        var agent = await MachineAssignments.LockAgentAsync(db, agentId, caller.OwnerFilter(), cancellationToken);
         if (agent is null)
         {
             return DeleteOutcome.NotFound;
@@ -110,12 +110,9 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
         return DeleteOutcome.Accepted;
     }
 
-    /// <summary>Operators act on every agent; users on their own.</summary>
-    internal static string? OwnerFilter(ClaimsPrincipal caller) => caller.IsOperator() ? null : caller.UserId();
-
     private IQueryable<Agent> Visible(ClaimsPrincipal caller)
     {
-        var owner = OwnerFilter(caller);
+        var owner = caller.OwnerFilter();
         return owner is null ? db.Agents : db.Agents.Where(a => a.UserId == owner);
     }
 }

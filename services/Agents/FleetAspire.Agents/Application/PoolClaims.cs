@@ -144,7 +144,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
     public async Task<(ReleaseOutcome Outcome, Agent? Agent)> ReleaseAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var agent = await MachineAssignments.LockAgentAsync(db, agentId, AgentService.OwnerFilter(caller), cancellationToken);
+        var agent = await MachineAssignments.LockAgentAsync(db, agentId, caller.OwnerFilter(), cancellationToken);
         if (agent is null)
         {
             return (ReleaseOutcome.AgentNotFound, null);

@@ -76,7 +76,7 @@ public static class CustomMachinesApi
         }
 
         var take = limit ?? InputRules.DefaultPageSize;
-        var owner = CustomMachineService.OwnerFilter(caller);
+        var owner = caller.OwnerFilter();
         var query = db.CustomMachines.AsNoTracking().Where(c => owner == null || c.UserId == owner);
         if (after is not null)
         {

@@ -82,14 +82,9 @@ public static class MachinesApi
 
     private static IQueryable<Machine> Visible(ClaimsPrincipal caller, FleetDbContext db)
     {
+        var owner = caller.OwnerFilter();
         var machines = db.Machines.AsNoTracking();
-        if (caller.IsOperator())
-        {
-            return machines;
-        }
-
-        var userId = caller.UserId();
-        return machines.Where(m => m.Type == MachineTypes.Custom && m.UserId == userId);
+        return owner is null ? machines : machines.Where(m => m.Type == MachineTypes.Custom && m.UserId == owner);
     }
 
     private static readonly System.Linq.Expressions.Expression<Func<Machine, MachineResponse>> Project = m => new MachineResponse(

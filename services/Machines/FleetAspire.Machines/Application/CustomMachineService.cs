@@ -74,7 +74,7 @@ public sealed class CustomMachineService(FleetDbContext db, OutboxSignal outbox,
 
     public Task<CustomMachine?> FindVisibleAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken)
     {
-        var owner = OwnerFilter(caller);
+        var owner = caller.OwnerFilter();
         return db.CustomMachines.AsNoTracking().FirstOrDefaultAsync(c => c.Id == id && (owner == null || c.UserId == owner), cancellationToken);
     }
 
@@ -209,6 +209,4 @@ public sealed class CustomMachineService(FleetDbContext db, OutboxSignal outbox,
         outbox.Notify();
         return (MachineOutcome.Ok, await db.CustomMachines.AsNoTracking().FirstAsync(c => c.Id == id, cancellationToken));
     }
-
-    internal static string? OwnerFilter(ClaimsPrincipal caller) => caller.IsOperator() ? null : caller.UserId();
 }

@@ -1,3 +1,4 @@
+using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition.Backfill;
 
 namespace FleetAspire.Migration.Application;
@@ -8,21 +9,10 @@ namespace FleetAspire.Migration.Application;
 /// </summary>
 public sealed partial class BackfillRunner(MachineBackfill backfill, ILogger<BackfillRunner> logger) : BackgroundService
 {
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly WakeSignal _wake = new();
 
-    public void Wake()
-    {
-        if (_wake.CurrentCount == 0)
-        {
-            try
-            {
-                _wake.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-            }
-        }
-    }
+    /// <summary>Start or resume was requested: look at the checkpoint now rather than at the next tick.</summary>
+    public void Wake() => _wake.Notify();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -45,7 +35,7 @@ public sealed partial class BackfillRunner(MachineBackfill backfill, ILogger<Bac
                 LogRunFailed(logger, ex.GetType().Name);
             }
 
-            await _wake.WaitAsync(TimeSpan.FromSeconds(2), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            await _wake.WaitAsync(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

@@ -1,4 +1,4 @@
-using FleetAspire.Messaging;
+using FleetAspire.Data;
 
 namespace FleetAspire.Pool.Application;
 

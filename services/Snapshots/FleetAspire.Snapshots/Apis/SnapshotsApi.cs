@@ -44,7 +44,7 @@ public static class SnapshotsApi
 
         try
         {
-            var (outcome, snapshot) = await snapshots.CreateAsync(request!.AgentId!, OwnerFilter(caller), cancellationToken);
+            var (outcome, snapshot) = await snapshots.CreateAsync(request!.AgentId!, caller.OwnerFilter(), cancellationToken);
             return outcome switch
             {
                 SnapshotOutcome.Ok => TypedResults.Created($"/api/snapshots/{snapshot!.Id}", SnapshotResponse.From(snapshot)),
@@ -70,7 +70,7 @@ public static class SnapshotsApi
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        var owner = OwnerFilter(caller);
+        var owner = caller.OwnerFilter();
         var snapshots = await db.MachineSnapshots.AsNoTracking()
             .Where(s => s.MachineId == machineId && (owner == null || s.UserId == owner))
             .OrderByDescending(s => s.CreatedAt)
@@ -81,7 +81,7 @@ public static class SnapshotsApi
     public static async Task<Results<Ok<SnapshotResponse>, ProblemHttpResult>> Get(
         string id, ClaimsPrincipal caller, FleetDbContext db, CancellationToken cancellationToken)
     {
-        var owner = OwnerFilter(caller);
+        var owner = caller.OwnerFilter();
         var snapshot = InputRules.IsPlausibleId(id)
             ? await db.MachineSnapshots.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id && (owner == null || s.UserId == owner), cancellationToken)
             : null;
@@ -93,7 +93,7 @@ public static class SnapshotsApi
     {
         try
         {
-            var outcome = InputRules.IsPlausibleId(id) ? await snapshots.DeleteAsync(id, OwnerFilter(caller), cancellationToken) : SnapshotOutcome.NotFound;
+            var outcome = InputRules.IsPlausibleId(id) ? await snapshots.DeleteAsync(id, caller.OwnerFilter(), cancellationToken) : SnapshotOutcome.NotFound;
             return outcome == SnapshotOutcome.Ok ? TypedResults.NoContent() : SnapshotNotFound(id);
         }
         catch (CloudProviderException ex)
@@ -101,8 +101,6 @@ public static class SnapshotsApi
             return ProviderRefused(ex);
         }
     }
-
-    private static string? OwnerFilter(ClaimsPrincipal caller) => caller.IsOperator() ? null : caller.UserId();
 
     private static ProblemHttpResult SnapshotNotFound(string id) => Problems.NotFound("snapshot", id);
 

@@ -116,32 +116,21 @@ internal static class BackfillSql
         """;
 
     /// <summary>Snapshots → their machine, by the legacy string id (provider ids and custom ids never collide).</summary>
-    public const string Snapshots = $$"""
-        WITH src AS (SELECT id, machine_id FROM machine_snapshots WHERE {source} FOR UPDATE),
-        target AS (
-            SELECT s.id, m.id AS machine_ref FROM src s
-            JOIN machines m ON m.id IN (fleet_machine_id('hetzner', s.machine_id), fleet_machine_id('custom', s.machine_id))),
-        linked AS (
-            UPDATE machine_snapshots x SET machine_ref = t.machine_ref FROM target t
-            WHERE x.id = t.id AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
-        found (class, entity, entity_id, detail) AS (
-            SELECT 'orphan-snapshot', 'machine_snapshots', s.id, 'machine id ' || s.machine_id || ' matches no machine'
-            FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),
-        dirty AS ({{Dirty}})
-        SELECT count(*), max(id) FROM src
-        """;
+    public static readonly string Snapshots = ChildLinks("machine_snapshots", "orphan-snapshot", "s.id");
 
     /// <summary>Health checks → their machine, like snapshots. Ids are numbers: the cursor compares as bigint.</summary>
-    public const string HealthChecks = $$"""
-        WITH src AS (SELECT id, machine_id FROM machine_health_checks WHERE {source} FOR UPDATE),
+    public static readonly string HealthChecks = ChildLinks("machine_health_checks", "orphan-health-check", "s.id::text");
+
+    private static string ChildLinks(string table, string orphanClass, string idText) => $$"""
+        WITH src AS (SELECT id, machine_id FROM {{table}} WHERE {source} FOR UPDATE),
         target AS (
             SELECT s.id, m.id AS machine_ref FROM src s
             JOIN machines m ON m.id IN (fleet_machine_id('hetzner', s.machine_id), fleet_machine_id('custom', s.machine_id))),
         linked AS (
-            UPDATE machine_health_checks x SET machine_ref = t.machine_ref FROM target t
+            UPDATE {{table}} x SET machine_ref = t.machine_ref FROM target t
             WHERE x.id = t.id AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
         found (class, entity, entity_id, detail) AS (
-            SELECT 'orphan-health-check', 'machine_health_checks', s.id::text, 'machine id ' || s.machine_id || ' matches no machine'
+            SELECT '{{orphanClass}}', '{{table}}', {{idText}}, 'machine id ' || s.machine_id || ' matches no machine'
             FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),
         dirty AS ({{Dirty}})
         SELECT count(*), max(id)::text FROM src
