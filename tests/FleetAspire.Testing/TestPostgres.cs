@@ -55,7 +55,7 @@ public sealed class TestPostgres
     {
         var external = Environment.GetEnvironmentVariable(ExternalVariable);
         var postgres = string.IsNullOrWhiteSpace(external)
-            ? await StartLocalAsync(durable: false)
+            ? await StartLocalAsync(durable: false, [])
             : new TestPostgres(external, null, null);
         await CreateTemplateAsync(postgres.ServerConnectionString);
         return postgres;
@@ -65,14 +65,15 @@ public sealed class TestPostgres
     /// A cluster of its own with production durability (fsync on), for benchmarks whose figures are compared with
     /// floors measured that way.
     /// </summary>
-    public static async Task<TestPostgres> StartDedicatedAsync(bool durable)
+    public static async Task<TestPostgres> StartDedicatedAsync(bool durable, params string[] settings)
     {
-        var postgres = await StartLocalAsync(durable);
+        var postgres = await StartLocalAsync(durable, settings);
         await CreateTemplateAsync(postgres.ServerConnectionString);
         return postgres;
     }
 
-    private static async Task<TestPostgres> StartLocalAsync(bool durable)
+    /// <param name="settings">Extra <c>name=value</c> server settings (a benchmark's memory and WAL sizing).</param>
+    private static async Task<TestPostgres> StartLocalAsync(bool durable, string[] settings)
     {
         var bin = FindPostgresBin();
         var root = Path.Combine(Path.GetTempPath(), $"fleet-test-pg-{Environment.ProcessId}-{Guid.NewGuid():N}");
@@ -92,7 +93,7 @@ public sealed class TestPostgres
         var server = await ChildProcesses.StartAsync(
             Path.Combine(bin, "postgres"),
             ["-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-h", "127.0.0.1", "-k", data,
-             "-c", "max_connections=400", .. durability],
+             "-c", "max_connections=400", .. durability, .. settings.SelectMany(setting => new[] { "-c", setting })],
             environment: null,
             logFile: Path.Combine(root, "postgres.log"),
             deathSignal: "INT",

@@ -1,8 +1,10 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Migration.Apis;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FleetAspire.Transition.Tests;
 
@@ -83,5 +85,72 @@ public sealed class MigrationApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Conflict, pause.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, resume.StatusCode);
         Assert.Equal("application/problem+json", pause.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Incremental_verification_runs_on_request_and_its_summary_is_the_last_one_reported()
+    {
+        using var ops = _control.ClientFor(TestTokens.Operator());
+        (await ops.PostAsync("/api/migration/backfill/start", null)).EnsureSuccessStatusCode();
+        await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill.State == BackfillStates.Done,
+            TimeSpan.FromSeconds(30), "the backfill did not finish");
+        (await ops.PostAsync("/api/migration/verify", null)).EnsureSuccessStatusCode();
+        // Old code moves a free custom machine: only the legacy row changes.
+        await ExpandMigrationTests.ExecuteAsync(_database, "UPDATE custom_machines SET port = 2200 WHERE id = 'cm_free'");
+
+        var incremental = await (await ops.PostAsync("/api/migration/verify?mode=incremental", null)).Content.ReadFromJsonAsync<VerificationSummary>();
+        var status = await ops.GetFromJsonAsync<MigrationStatus>("/api/migration");
+        var bad = await ops.PostAsync("/api/migration/verify?mode=sideways", null);
+
+        Assert.Equal(1, incremental!.ChangesChecked);
+        Assert.Equal(1, incremental.OpenByKind[DivergenceKinds.FieldMismatch]);
+        Assert.Equal(VerificationModes.Incremental, status!.LastVerification!.Mode);
+        Assert.Equal(1, status.LastVerification.Open);
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Backfill_progress_is_published_as_metrics_while_it_runs()
+    {
+        await using var control = new FleetServiceFactory<MigrationStatus>(_database, amqpUri: null, new Dictionary<string, string?>
+        {
+            ["Backfill:BatchSize"] = "1",
+            ["Backfill:Pause"] = "00:00:00.050",
+            ["Verification:SampleInterval"] = "00:00:00.050",
+        });
+        using var ops = control.ClientFor(TestTokens.Operator());
+        var meters = control.Services.GetRequiredService<IMeterFactory>();
+        var values = new System.Collections.Concurrent.ConcurrentDictionary<string, double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            // Only this host's instruments: other tests' hosts publish the same names in this process.
+            if (ReferenceEquals(instrument.Meter.Scope, meters) && instrument.Name.StartsWith("fleet.migration.backfill.", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => values[Key(instrument, tags)] = value);
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => values[Key(instrument, tags)] = value);
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => values[Key(instrument, tags)] = value);
+        listener.Start();
+        static string Key(Instrument instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags) =>
+            instrument.Name + (tags.Length > 0 ? ":" + tags[0].Value : "");
+        double Read(string key)
+        {
+            listener.RecordObservableInstruments();
+            return values.GetValueOrDefault(key);
+        }
+
+        (await ops.PostAsync("/api/migration/backfill/start", null)).EnsureSuccessStatusCode();
+
+        await Eventually.TrueAsync(() => Task.FromResult(Read("fleet.migration.backfill.running") == 1 && Read("fleet.migration.backfill.rows:done") > 0),
+            TimeSpan.FromSeconds(30), "no progress was published while the backfill ran");
+        var midway = Read("fleet.migration.backfill.progress");
+        Assert.InRange(midway, 0.0001, 0.9999);
+        Assert.True(Read("fleet.migration.backfill.rows:total") >= 20);
+        await Eventually.TrueAsync(() => Task.FromResult(Read("fleet.migration.backfill.running") == 0 && Read("fleet.migration.backfill.progress") >= 0.9),
+            TimeSpan.FromSeconds(60), "the finished backfill was not published");
     }
 }

@@ -126,4 +126,59 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
         output.WriteLine($"verified in {summary.Duration.TotalMilliseconds:0} ms");
         Assert.True(summary.Clean, string.Join(", ", summary.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
     }
+
+    [Fact]
+    public async Task Incremental_verification_checks_what_the_change_log_names_since_the_last_run()
+    {
+        var (database, source, verifier) = await BackfilledAsync("verincr", SmallFleet);
+        await using var _ = source;
+        Assert.True((await verifier.VerifyAsync(CancellationToken.None)).Clean);
+
+        // Old code (no dual-write yet) moves a custom machine and retires a pool server; someone also edits a Machine
+        // row by hand, which the change log cannot see.
+        await ExpandMigrationTests.ExecuteAsync(database, """
+            UPDATE custom_machines SET ipv4 = '192.0.2.77' WHERE id = 'cm_2';
+            DELETE FROM parked_machines WHERE id = 'pm_1';
+            """);
+        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET port = 1 WHERE id = 'mc_cm_1';");
+        var incremental = await verifier.VerifyIncrementalAsync(CancellationToken.None);
+
+        async Task<long> Open(string id, string field, string kind) => await ExpandMigrationTests.ScalarAsync(database,
+            $"SELECT count(*) FROM migration_divergences WHERE entity_id = '{id}' AND field = '{field}' AND kind = '{kind}' AND resolved_at IS NULL");
+        Assert.Equal(VerificationModes.Incremental, incremental.Mode);
+        Assert.Equal(2, incremental.ChangesChecked);
+        Assert.Equal(1, await Open("mc_cm_2", "ipv4", DivergenceKinds.FieldMismatch));
+        Assert.Equal(1, await Open("mh_1001", "*", DivergenceKinds.MissingInLegacy));
+        Assert.Equal(0, await Open("mc_cm_1", "port", DivergenceKinds.FieldMismatch));
+        Assert.Equal(2, incremental.Open);
+
+        // Put back: the next incremental run sees the change and resolves the record; nothing new, nothing checked twice.
+        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE custom_machines SET ipv4 = '192.0.2.11' WHERE id = 'cm_2';");
+        var next = await verifier.VerifyIncrementalAsync(CancellationToken.None);
+        Assert.Equal(1, next.ChangesChecked);
+        Assert.Equal(0, await Open("mc_cm_2", "ipv4", DivergenceKinds.FieldMismatch));
+        Assert.Equal(0, (await verifier.VerifyIncrementalAsync(CancellationToken.None)).ChangesChecked);
+
+        // The full scan still finds what no change recorded.
+        var full = await verifier.VerifyAsync(CancellationToken.None);
+        Assert.Equal(1, await Open("mc_cm_1", "port", DivergenceKinds.FieldMismatch));
+        Assert.Equal(2, full.Open);
+    }
+
+    [Fact]
+    public async Task The_last_summary_outlives_the_verifier_that_produced_it()
+    {
+        var (database, source, verifier) = await BackfilledAsync("verlast", SmallFleet);
+        await using var _ = source;
+        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET status = 'offline' WHERE id = 'mh_2001';");
+        var summary = await verifier.VerifyAsync(CancellationToken.None);
+
+        await using var another = NpgsqlDataSource.Create(database);
+        var last = await new MachineVerifier(another, Key).LastAsync(CancellationToken.None);
+
+        Assert.NotNull(last);
+        Assert.Equal(VerificationModes.Full, last.Mode);
+        Assert.Equal(summary.Open, last.Open);
+        Assert.Equal(1, last.OpenByKind[DivergenceKinds.FieldMismatch]);
+    }
 }

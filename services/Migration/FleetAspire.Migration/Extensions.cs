@@ -24,6 +24,8 @@ internal static class Extensions
         builder.Services.AddSingleton(sp => new MachineVerifier(sp.GetRequiredService<NpgsqlDataSource>(), VerifierKey(builder.Configuration)));
         builder.Services.AddSingleton<BackfillRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BackfillRunner>());
+        builder.Services.AddOptions<VerificationScheduleOptions>().BindConfiguration(VerificationScheduleOptions.Section);
+        builder.Services.AddHostedService<MigrationMonitor>();
     }
 
     /// <summary>The verifier compares shared keys by HMAC keyed with the same secret as the services' fingerprints.</summary>

@@ -23,8 +23,6 @@ public static class MigrationApi
 {
     /// <summary>Until the phases arrive (issue 5), every service runs the legacy model.</summary>
     public const string LegacyPhase = "Legacy";
-    // REVIEW: kept in process memory; with replicas of the control service it belongs in the database (next issue).
-    private static VerificationSummary? _lastVerification;
 
     public static IEndpointRouteBuilder MapMigrationApi(this IEndpointRouteBuilder app)
     {
@@ -33,13 +31,14 @@ public static class MigrationApi
         api.MapPost("/backfill/start", Start).WithName("StartBackfill").WithSummary("Start the backfill from the beginning");
         api.MapPost("/backfill/pause", Pause).WithName("PauseBackfill");
         api.MapPost("/backfill/resume", Resume).WithName("ResumeBackfill");
-        api.MapPost("/verify", Verify).WithName("VerifyMigration").WithSummary("Run a full verification now");
+        api.MapPost("/verify", Verify).WithName("VerifyMigration")
+            .WithSummary("Run a verification now: full (default) or incremental (?mode=incremental, only what changed since the last run)");
         api.MapGet("/divergences", Divergences).WithName("ListDivergences");
         api.MapGet("/dirty", Dirty).WithName("ListDirtyRows");
         return app;
     }
 
-    public static async Task<Ok<MigrationStatus>> Status(MachineBackfill backfill, NpgsqlDataSource db, CancellationToken cancellationToken)
+    public static async Task<Ok<MigrationStatus>> Status(MachineBackfill backfill, MachineVerifier verifier, NpgsqlDataSource db, CancellationToken cancellationToken)
     {
         var dirty = new Dictionary<string, long>();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -50,7 +49,8 @@ public static class MigrationApi
             dirty[reader.GetString(0)] = reader.GetInt64(1);
         }
 
-        return TypedResults.Ok(new MigrationStatus(LegacyPhase, await backfill.ProgressAsync(cancellationToken), dirty, _lastVerification));
+        return TypedResults.Ok(new MigrationStatus(LegacyPhase, await backfill.ProgressAsync(cancellationToken), dirty,
+            await verifier.LastAsync(cancellationToken)));
     }
 
     public static async Task<Accepted<BackfillProgress>> Start(MachineBackfill backfill, BackfillRunner runner, CancellationToken cancellationToken)
@@ -70,10 +70,15 @@ public static class MigrationApi
         return result;
     }
 
-    public static async Task<Ok<VerificationSummary>> Verify(MachineVerifier verifier, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<VerificationSummary>, ValidationProblem>> Verify(
+        MachineVerifier verifier, [FromQuery] string? mode, CancellationToken cancellationToken)
     {
-        _lastVerification = await verifier.VerifyAsync(cancellationToken);
-        return TypedResults.Ok(_lastVerification);
+        return mode switch
+        {
+            null or VerificationModes.Full => TypedResults.Ok(await verifier.VerifyAsync(cancellationToken)),
+            VerificationModes.Incremental => TypedResults.Ok(await verifier.VerifyIncrementalAsync(cancellationToken)),
+            _ => TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["mode"] = ["must be 'full' or 'incremental'"] }),
+        };
     }
 
     public static async Task<Results<Ok<Page<DivergenceRecord>>, ValidationProblem>> Divergences(

@@ -82,6 +82,8 @@ internal static class MachineTransitionSql
         DROP TRIGGER IF EXISTS capture_parked_machines ON parked_machines;
         DROP TRIGGER IF EXISTS capture_custom_machines ON custom_machines;
         DROP TRIGGER IF EXISTS capture_machine_snapshots ON machine_snapshots;
+        DROP TRIGGER IF EXISTS capture_machine_snapshots_insert_delete ON machine_snapshots;
+        DROP TRIGGER IF EXISTS capture_machine_snapshots_machine_update ON machine_snapshots;
         DROP TRIGGER IF EXISTS capture_machine_health_checks ON machine_health_checks;
         DROP FUNCTION IF EXISTS fleet_capture_legacy_change();
         DROP TABLE IF EXISTS legacy_changes;
@@ -156,4 +158,44 @@ internal static class MachineTransitionSql
     public const string DropBackfillState =
         "DROP FUNCTION IF EXISTS fleet_norm_ipv4(text); DROP TABLE IF EXISTS migration_divergences; " +
         "DROP TABLE IF EXISTS migration_dirty_rows; DROP TABLE IF EXISTS migration_backfill;";
+
+    /// <summary>
+    /// Snapshots change often (status, size) for reasons the Machine model does not care about, and the backfill's own
+    /// relation links would double the change log: capture only inserts, deletes and changes of the machine id.
+    /// </summary>
+    public const string NarrowSnapshotCapture = """
+        DROP TRIGGER IF EXISTS capture_machine_snapshots ON machine_snapshots;
+        CREATE TRIGGER capture_machine_snapshots_insert_delete AFTER INSERT OR DELETE ON machine_snapshots
+            FOR EACH ROW EXECUTE FUNCTION fleet_capture_legacy_change();
+        CREATE TRIGGER capture_machine_snapshots_machine_update AFTER UPDATE ON machine_snapshots
+            FOR EACH ROW WHEN (OLD.machine_id IS DISTINCT FROM NEW.machine_id)
+            EXECUTE FUNCTION fleet_capture_legacy_change();
+        """;
+
+    public const string WidenSnapshotCapture = """
+        DROP TRIGGER IF EXISTS capture_machine_snapshots_insert_delete ON machine_snapshots;
+        DROP TRIGGER IF EXISTS capture_machine_snapshots_machine_update ON machine_snapshots;
+        CREATE TRIGGER capture_machine_snapshots AFTER INSERT OR UPDATE OR DELETE ON machine_snapshots
+            FOR EACH ROW EXECUTE FUNCTION fleet_capture_legacy_change();
+        """;
+
+    /// <summary>
+    /// Every verification's summary (full or incremental) and the change-log position it covered: the incremental
+    /// verifier starts where the last one stopped, and the operator sees the last result after any restart.
+    /// </summary>
+    public const string VerificationState = """
+        CREATE TABLE migration_verifications (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            mode text NOT NULL CHECK (mode IN ('full', 'incremental')),
+            started_at timestamptz NOT NULL,
+            finished_at timestamptz NOT NULL,
+            changes_checked bigint NOT NULL DEFAULT 0,
+            open_total bigint NOT NULL,
+            open_by_kind jsonb NOT NULL,
+            change_cursor_txid bigint NOT NULL,
+            change_cursor_id bigint NOT NULL
+        );
+        """;
+
+    public const string DropVerificationState = "DROP TABLE IF EXISTS migration_verifications;";
 }

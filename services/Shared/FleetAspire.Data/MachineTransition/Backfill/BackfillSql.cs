@@ -44,7 +44,7 @@ internal static class BackfillSql
     /// reported but still migrated. An agent without a machine has its relation cleared (a release since the copy).
     /// </summary>
     public const string PoolAgents = $$"""
-        WITH src AS (SELECT * FROM agents WHERE {source} FOR UPDATE),
+        WITH src AS (SELECT ctid AS row_ctid, * FROM agents WHERE {source} FOR UPDATE),
         held AS (
             -- Scalar subqueries, not EXISTS: they probe the index per batch row, where a semi-join would hash the
             -- whole table on every batch.
@@ -60,14 +60,13 @@ internal static class BackfillSql
                 last_seen_at = EXCLUDED.last_seen_at
             RETURNING 1),
         linked AS (
-            UPDATE agents a SET machine_ref = fleet_machine_id('hetzner', v.machine_id)
-            FROM valid v WHERE a.id = v.id AND a.machine_ref IS DISTINCT FROM fleet_machine_id('hetzner', v.machine_id)
-            RETURNING 1),
-        cleared AS (
-            -- Driven by the batch's ids (primary-key lookups): joined the other way round, the planner walks every
-            -- linked agent per batch and the backfill turns quadratic.
-            UPDATE agents a SET machine_ref = NULL
-            WHERE a.id = ANY (ARRAY(SELECT id FROM src WHERE machine_id IS NULL)) AND a.machine_ref IS NOT NULL
+            -- Links valid holders and clears agents without a machine (a release since the copy) in one pass over the
+            -- batch's locked rows by ctid (stable while locked). Driven any other way the planner may walk the
+            -- machine_ref index — every linked agent once per batch (measured: 0.3 s per batch at 70% done).
+            UPDATE agents a SET machine_ref = t.ref
+            FROM (SELECT row_ctid, fleet_machine_id('hetzner', machine_id) AS ref FROM valid
+                  UNION ALL SELECT row_ctid, NULL FROM src WHERE machine_id IS NULL) t
+            WHERE a.ctid = t.row_ctid AND a.machine_ref IS DISTINCT FROM t.ref
             RETURNING 1),
         found (class, entity, entity_id, detail) AS (
             SELECT 'missing-type', 'agents', id, 'machine_id set but machine_type is null' FROM src WHERE machine_id IS NOT NULL AND machine_type IS NULL
@@ -122,13 +121,15 @@ internal static class BackfillSql
     public static readonly string HealthChecks = ChildLinks("machine_health_checks", "orphan-health-check", "s.id::text");
 
     private static string ChildLinks(string table, string orphanClass, string idText) => $$"""
-        WITH src AS (SELECT id, machine_id FROM {{table}} WHERE {source} FOR UPDATE),
+        WITH src AS (SELECT ctid, id, machine_id FROM {{table}} WHERE {source} FOR UPDATE),
         target AS (
-            SELECT s.id, m.id AS machine_ref FROM src s
+            SELECT s.ctid, s.id, m.id AS machine_ref FROM src s
             JOIN machines m ON m.id IN (fleet_machine_id('hetzner', s.machine_id), fleet_machine_id('custom', s.machine_id))),
         linked AS (
+            -- By the locked row's ctid (stable while the lock is held): a TID scan per row, where a join on id lets the
+            -- planner merge-join from the start of the table on every batch.
             UPDATE {{table}} x SET machine_ref = t.machine_ref FROM target t
-            WHERE x.id = t.id AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
+            WHERE x.ctid = t.ctid AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
         found (class, entity, entity_id, detail) AS (
             SELECT '{{orphanClass}}', '{{table}}', {{idText}}, 'machine id ' || s.machine_id || ' matches no machine'
             FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),

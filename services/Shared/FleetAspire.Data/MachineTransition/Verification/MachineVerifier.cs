@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace FleetAspire.Data.MachineTransition.Verification;
 
@@ -12,46 +14,77 @@ public static class DivergenceKinds
     public const string Unlinked = "unlinked";
 }
 
-public sealed record VerificationSummary(DateTimeOffset StartedAt, TimeSpan Duration, IReadOnlyDictionary<string, long> OpenByKind, long Open)
+public static class VerificationModes
+{
+    public const string Full = "full";
+    public const string Incremental = "incremental";
+}
+
+/// <param name="ChangesChecked">Change-log rows an incremental run covered (zero for a full run).</param>
+/// <param name="OpenByKind">Open divergences by kind after the run, whatever found them.</param>
+public sealed record VerificationSummary(
+    string Mode, DateTimeOffset StartedAt, TimeSpan Duration, long ChangesChecked, IReadOnlyDictionary<string, long> OpenByKind, long Open)
 {
     public bool Clean => Open == 0;
 }
 
 /// <summary>
-/// Compares the legacy model with <c>machines</c> in the database, one set-based query per entity, and stores what
-/// differs as divergence records (<c>migration_divergences</c>). Quarantined dirty rows are known divergences and
-/// left out. IPv4 text forms and null/empty are normalised before comparing; shared keys are compared only as
-/// HMAC-SHA256 fingerprints keyed with the server secret, and reported only as "differs".
+/// Compares the legacy model with <c>machines</c> in the database and stores what differs as divergence records
+/// (<c>migration_divergences</c>). Full: one set-based query per entity over everything. Incremental: the same
+/// queries restricted to what the change log names since the last run. Quarantined dirty rows are known divergences
+/// and left out. IPv4 text forms and null/empty are normalised before comparing; shared keys are compared only as
+/// HMAC-SHA256 fingerprints keyed with the server secret, and reported only as "differs". Every run's summary and
+/// change-log position is stored (<c>migration_verifications</c>).
 /// </summary>
 public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerprintKey)
 {
     public const string Source = "verifier";
+    private const long LockKey = 0x7665726966790000; // "verify": one run at a time across replicas
+    private const int ChangesPerChunk = 20_000;
+
+    /// <summary>
+    /// What a run covers. Full: everything. Incremental: the legacy machine ids (<c>@legacy</c>), agents, snapshots and
+    /// health checks the change log names; each placeholder <c>{0}</c> is the column the scope applies to.
+    /// </summary>
+    private sealed record Scope(string Legacy, string Machines, string Agents, string Snapshots, string HealthChecks)
+    {
+        public static readonly Scope Everything = new("true", "true", "true", "true", "true");
+
+        public static readonly Scope Changed = new(
+            "{0} = ANY(@legacy)",
+            "{0} IN (SELECT fleet_machine_id(t, x) FROM unnest(@legacy) x, (VALUES ('hetzner'), ('custom')) v(t))",
+            "({0} = ANY(@agents) OR {0} IN (SELECT id FROM agents WHERE machine_id = ANY(@legacy)))",
+            "({0} = ANY(@snapshots) OR {0} IN (SELECT id FROM machine_snapshots WHERE machine_id = ANY(@legacy)))",
+            "({0} = ANY(@health) OR {0} IN (SELECT id FROM machine_health_checks WHERE machine_id = ANY(@legacy)))");
+
+        public static string On(string template, string column) => template.Replace("{0}", column, StringComparison.Ordinal);
+    }
 
     /// <summary>The legacy model's expectation of every Machine row, with the legacy row it comes from.</summary>
-    private const string Expected = """
+    private static string Expected(Scope scope) => $"""
         SELECT fleet_machine_id('hetzner', p.machine_id) AS id, 'hetzner' AS type, p.machine_id AS provider_id, p.ipv4, p.shared_key,
                8911 AS port, CASE p.status WHEN 'ready' THEN 'ready' ELSE 'launching' END AS status, NULL::text AS user_id,
                'parked_machines' AS src, p.id AS src_id
-        FROM parked_machines p WHERE p.machine_id IS NOT NULL
+        FROM parked_machines p WHERE p.machine_id IS NOT NULL AND {Scope.On(scope.Legacy, "p.machine_id")}
           AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id = p.machine_id)
         UNION ALL
         SELECT fleet_machine_id('hetzner', a.machine_id), 'hetzner', a.machine_id, a.machine_ipv4, a.machine_shared_key, 8911, 'in_use', NULL,
                'agents', a.id
-        FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id IS NOT NULL
+        FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id IS NOT NULL AND {Scope.On(scope.Legacy, "a.machine_id")}
         UNION ALL
         SELECT fleet_machine_id('custom', c.id), 'custom', NULL, c.ipv4, c.shared_key, c.port,
                CASE WHEN c.current_agent_id IS NULL THEN 'offline' ELSE 'in_use' END, c.user_id, 'custom_machines', c.id
-        FROM custom_machines c
+        FROM custom_machines c WHERE {Scope.On(scope.Legacy, "c.id")}
         """;
 
     /// <summary>One row per difference: (entity, entity_id, field, kind, legacy_value, machine_value).</summary>
-    private static readonly string MachineDifferences = $$"""
+    private static string MachineDifferences(Scope scope) => $$"""
         WITH expected AS (
             -- Quarantined sources are known divergences: the whole pair (legacy row and any Machine made from it) is
             -- left out, not just the legacy side.
             SELECT e.*, EXISTS (SELECT 1 FROM migration_dirty_rows d
                                 WHERE d.entity = e.src AND d.entity_id = e.src_id AND d.resolved_at IS NULL) AS quarantined
-            FROM ({{Expected}}) e),
+            FROM ({{Expected(scope)}}) e),
         joined AS (
             SELECT e.id, e.src, e.src_id, m.id AS m_id, m.type AS m_type,
                    fleet_norm_ipv4(e.ipv4) AS ipv4, fleet_norm_ipv4(m.ipv4) AS m_ipv4, e.port, m.port AS m_port, e.type,
@@ -59,7 +92,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                    nullif(trim(e.user_id), '') AS user_id, nullif(trim(m.user_id), '') AS m_user_id, e.status, m.status AS m_status,
                    hmac(convert_to(e.shared_key, 'UTF8'), @key, 'sha256') IS DISTINCT FROM hmac(convert_to(m.shared_key, 'UTF8'), @key, 'sha256') AS key_differs,
                    e.quarantined
-            FROM expected e FULL JOIN machines m ON m.id = e.id),
+            FROM expected e FULL JOIN (SELECT * FROM machines WHERE {{Scope.On(scope.Machines, "id")}}) m ON m.id = e.id),
         pairs AS (SELECT * FROM joined WHERE NOT coalesce(quarantined, false)),
         differing AS (
             -- Only pairs with a difference are unpivoted into per-field rows; on clean data that is none.
@@ -86,7 +119,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         """;
 
     /// <summary>Agents whose relation is not the machine the legacy fields say they hold.</summary>
-    private static readonly string AssignmentDifferences = $$"""
+    private static string AssignmentDifferences(Scope scope) => $$"""
         SELECT 'agents', a.id, 'machine_ref', '{{DivergenceKinds.AssignmentMismatch}}', expected_ref, a.machine_ref
         FROM agents a,
              LATERAL (SELECT CASE
@@ -94,31 +127,189 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                  WHEN a.machine_type = 'custom' AND EXISTS (SELECT 1 FROM custom_machines c WHERE c.id = a.machine_id AND c.current_agent_id = a.id)
                      THEN fleet_machine_id('custom', a.machine_id)
              END AS expected_ref) x
-        WHERE a.machine_ref IS DISTINCT FROM expected_ref
+        WHERE a.machine_ref IS DISTINCT FROM expected_ref AND {{Scope.On(scope.Agents, "a.id")}}
           AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'agents' AND d.entity_id = a.id AND d.resolved_at IS NULL)
           AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'custom_machines' AND d.entity_id = a.machine_id AND d.resolved_at IS NULL)
         """;
 
     /// <summary>Snapshots and health checks: linked to the wrong machine or not at all (unlinked), or to nothing that exists (orphan).</summary>
-    private static string ChildDifferences(string table, string idExpression) => $$"""
+    private static string ChildDifferences(string table, string idExpression, string scope) => $$"""
         SELECT '{{table}}', {{idExpression}}, 'machine_ref',
                CASE WHEN m.id IS NULL THEN '{{DivergenceKinds.Orphan}}' ELSE '{{DivergenceKinds.Unlinked}}' END,
                t.machine_id, t.machine_ref
         FROM {{table}} t
         LEFT JOIN machines m ON m.id IN (fleet_machine_id('hetzner', t.machine_id), fleet_machine_id('custom', t.machine_id))
-        WHERE (t.machine_ref IS DISTINCT FROM m.id OR m.id IS NULL)
+        WHERE (t.machine_ref IS DISTINCT FROM m.id OR m.id IS NULL) AND {{Scope.On(scope, "t.id")}}
           AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = '{{table}}' AND d.entity_id = {{idExpression}} AND d.resolved_at IS NULL)
         """;
 
+    private static string[] Queries(Scope scope) =>
+    [
+        MachineDifferences(scope),
+        AssignmentDifferences(scope),
+        ChildDifferences("machine_snapshots", "t.id", scope.Snapshots),
+        ChildDifferences("machine_health_checks", "t.id::text", scope.HealthChecks),
+    ];
+
+    /// <summary>Open records of this source within the scope that the run did not see again: resolved.</summary>
+    private static string Resolve(Scope scope) => $"""
+        UPDATE migration_divergences SET resolved_at = @now
+        WHERE resolved_at IS NULL AND last_seen < @now AND source = '{Source}'
+          AND ((entity = 'machines' AND {Scope.On(scope.Machines, "entity_id")})
+            OR (entity = 'agents' AND {Scope.On(scope.Agents, "entity_id")})
+            OR (entity = 'machine_snapshots' AND {Scope.On(scope.Snapshots, "entity_id")})
+            OR (entity = 'machine_health_checks' AND {(ReferenceEquals(scope, Scope.Everything) ? "true" : Scope.On(scope.HealthChecks, "entity_id::bigint"))}))
+        """;
+
     /// <summary>
-    /// A full verification: every query, their results stored, divergences no longer found marked resolved.
+    /// What the change log names since a position: legacy machine ids (old and current), agents, snapshots and health
+    /// checks, and the position after them. Only transactions below the snapshot's xmin: all finished, so nothing can
+    /// appear behind the cursor later.
     /// </summary>
+    private const string ChangedSince = """
+        WITH ch AS MATERIALIZED (
+            SELECT id, txid, entity, entity_id, old_machine_id FROM legacy_changes
+            WHERE (txid, id) > (@txid, @id) AND txid < txid_snapshot_xmin(txid_current_snapshot())
+            ORDER BY txid, id LIMIT @limit)
+        SELECT
+            ARRAY(SELECT DISTINCT x FROM (
+                SELECT old_machine_id FROM ch WHERE old_machine_id IS NOT NULL
+                UNION ALL SELECT a.machine_id FROM ch JOIN agents a ON a.id = ch.entity_id WHERE ch.entity = 'agents' AND a.machine_id IS NOT NULL
+                UNION ALL SELECT p.machine_id FROM ch JOIN parked_machines p ON p.id = ch.entity_id
+                          WHERE ch.entity = 'parked_machines' AND p.machine_id IS NOT NULL
+                UNION ALL SELECT entity_id FROM ch WHERE entity = 'custom_machines') l(x)),
+            ARRAY(SELECT DISTINCT x FROM (
+                SELECT entity_id FROM ch WHERE entity = 'agents'
+                UNION ALL SELECT c.current_agent_id FROM ch JOIN custom_machines c ON c.id = ch.entity_id
+                          WHERE ch.entity = 'custom_machines' AND c.current_agent_id IS NOT NULL) a(x)),
+            ARRAY(SELECT DISTINCT entity_id FROM ch WHERE entity = 'machine_snapshots'),
+            ARRAY(SELECT DISTINCT entity_id::bigint FROM ch WHERE entity = 'machine_health_checks'),
+            (SELECT count(*) FROM ch),
+            (SELECT txid FROM ch ORDER BY txid DESC, id DESC LIMIT 1),
+            (SELECT id FROM ch ORDER BY txid DESC, id DESC LIMIT 1)
+        """;
+
+    /// <summary>A full verification: every query over everything; divergences no longer found marked resolved.</summary>
     public async Task<VerificationSummary> VerifyAsync(CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        foreach (var query in new[] { MachineDifferences, AssignmentDifferences, ChildDifferences("machine_snapshots", "t.id"), ChildDifferences("machine_health_checks", "t.id::text") })
+        await LockAsync(connection, cancellationToken);
+        try
+        {
+            await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+            // Everything committed below this snapshot's xmin is covered: the next incremental run starts there.
+            long cursorTxid;
+            await using (var position = new NpgsqlCommand("SELECT txid_snapshot_xmin(txid_current_snapshot())", connection, tx))
+            {
+                cursorTxid = (long)(await position.ExecuteScalarAsync(cancellationToken))!;
+            }
+
+            await RecordAsync(connection, tx, Scope.Everything, started, null, cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+            return await SummarizeAsync(connection, VerificationModes.Full, started, 0, (cursorTxid, 0), cancellationToken);
+        }
+        finally
+        {
+            await UnlockAsync(connection);
+        }
+    }
+
+    /// <summary>
+    /// An incremental verification: only what the change log names since the last run of either mode (since the
+    /// log began if none ran), in chunks, each in its own snapshot.
+    /// </summary>
+    public async Task<VerificationSummary> VerifyIncrementalAsync(CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await LockAsync(connection, cancellationToken);
+        try
+        {
+            var cursor = (Txid: 0L, Id: 0L);
+            await using (var last = new NpgsqlCommand(
+                "SELECT change_cursor_txid, change_cursor_id FROM migration_verifications ORDER BY id DESC LIMIT 1", connection))
+            await using (var reader = await last.ExecuteReaderAsync(cancellationToken))
+            {
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    cursor = (reader.GetInt64(0), reader.GetInt64(1));
+                }
+            }
+
+            long checkedChanges = 0;
+            while (true)
+            {
+                await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+                var (count, next, parameters) = await ChangedAsync(connection, tx, cursor, cancellationToken);
+                if (count == 0)
+                {
+                    await tx.CommitAsync(cancellationToken);
+                    break;
+                }
+
+                await RecordAsync(connection, tx, Scope.Changed, DateTimeOffset.UtcNow, parameters, cancellationToken);
+                await tx.CommitAsync(cancellationToken);
+                (cursor, checkedChanges) = (next, checkedChanges + count);
+            }
+
+            return await SummarizeAsync(connection, VerificationModes.Incremental, started, checkedChanges, cursor, cancellationToken);
+        }
+        finally
+        {
+            await UnlockAsync(connection);
+        }
+    }
+
+    /// <summary>The most recent run's summary, if any run ever finished.</summary>
+    public async Task<VerificationSummary?> LastAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT mode, started_at, finished_at, changes_checked, open_by_kind::text, open_total
+            FROM migration_verifications ORDER BY id DESC LIMIT 1
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var startedAt = reader.GetFieldValue<DateTimeOffset>(1);
+        return new VerificationSummary(reader.GetString(0), startedAt, reader.GetFieldValue<DateTimeOffset>(2) - startedAt, reader.GetInt64(3),
+            JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(4)) ?? [], reader.GetInt64(5));
+    }
+
+    private static async Task<(long Count, (long Txid, long Id) Next, NpgsqlParameter[] Parameters)> ChangedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, (long Txid, long Id) cursor, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ChangedSince, connection, tx);
+        command.Parameters.AddWithValue("txid", cursor.Txid);
+        command.Parameters.AddWithValue("id", cursor.Id);
+        command.Parameters.AddWithValue("limit", ChangesPerChunk);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var count = reader.GetInt64(4);
+        if (count == 0)
+        {
+            return (0, cursor, []);
+        }
+
+        NpgsqlParameter[] parameters =
+        [
+            new("legacy", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.GetFieldValue<string[]>(0) },
+            new("agents", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.GetFieldValue<string[]>(1) },
+            new("snapshots", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.GetFieldValue<string[]>(2) },
+            new("health", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = reader.GetFieldValue<long[]>(3) },
+        ];
+        return (count, (reader.GetInt64(5), reader.GetInt64(6)), parameters);
+    }
+
+    /// <summary>Runs every query within the scope, upserts what it finds, resolves what it no longer finds.</summary>
+    private async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Scope scope, DateTimeOffset now,
+        NpgsqlParameter[]? scopeParameters, CancellationToken cancellationToken)
+    {
+        foreach (var query in Queries(scope))
         {
             await using var record = new NpgsqlCommand($"""
                 INSERT INTO migration_divergences (entity, entity_id, field, kind, legacy_value, machine_value, source, first_seen, last_seen)
@@ -127,20 +318,31 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                     legacy_value = EXCLUDED.legacy_value, machine_value = EXCLUDED.machine_value
                 """, connection, tx) { CommandTimeout = 0 };
             record.Parameters.AddWithValue("key", fingerprintKey);
-            record.Parameters.AddWithValue("now", started);
+            record.Parameters.AddWithValue("now", now);
+            AddScope(record, scopeParameters);
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using (var resolve = new NpgsqlCommand(
-            "UPDATE migration_divergences SET resolved_at = @now WHERE resolved_at IS NULL AND last_seen < @now AND source = @source", connection, tx))
-        {
-            resolve.Parameters.AddWithValue("now", started);
-            resolve.Parameters.AddWithValue("source", Source);
-            await resolve.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await using var resolve = new NpgsqlCommand(Resolve(scope), connection, tx) { CommandTimeout = 0 };
+        resolve.Parameters.AddWithValue("now", now);
+        AddScope(resolve, scopeParameters);
+        await resolve.ExecuteNonQueryAsync(cancellationToken);
+    }
 
+    private static void AddScope(NpgsqlCommand command, NpgsqlParameter[]? scopeParameters)
+    {
+        foreach (var parameter in scopeParameters ?? [])
+        {
+            command.Parameters.Add(parameter.Clone());
+        }
+    }
+
+    /// <summary>Counts what is open now (every source) and stores the run's summary with the position it covered.</summary>
+    private static async Task<VerificationSummary> SummarizeAsync(NpgsqlConnection connection, string mode, DateTimeOffset started,
+        long changesChecked, (long Txid, long Id) cursor, CancellationToken cancellationToken)
+    {
         var byKind = new Dictionary<string, long>();
-        await using (var count = new NpgsqlCommand("SELECT kind, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind", connection, tx))
+        await using (var count = new NpgsqlCommand("SELECT kind, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind", connection))
         await using (var reader = await count.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -149,7 +351,32 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
             }
         }
 
-        await tx.CommitAsync(cancellationToken);
-        return new VerificationSummary(started, DateTimeOffset.UtcNow - started, byKind, byKind.Values.Sum());
+        var summary = new VerificationSummary(mode, started, DateTimeOffset.UtcNow - started, changesChecked, byKind, byKind.Values.Sum());
+        await using var store = new NpgsqlCommand("""
+            INSERT INTO migration_verifications (mode, started_at, finished_at, changes_checked, open_total, open_by_kind, change_cursor_txid, change_cursor_id)
+            VALUES (@mode, @started, @finished, @checked, @open, @by_kind::jsonb, @txid, @id)
+            """, connection);
+        store.Parameters.AddWithValue("mode", mode);
+        store.Parameters.AddWithValue("started", started);
+        store.Parameters.AddWithValue("finished", started + summary.Duration);
+        store.Parameters.AddWithValue("checked", changesChecked);
+        store.Parameters.AddWithValue("open", summary.Open);
+        store.Parameters.AddWithValue("by_kind", JsonSerializer.Serialize(byKind));
+        store.Parameters.AddWithValue("txid", cursor.Txid);
+        store.Parameters.AddWithValue("id", cursor.Id);
+        await store.ExecuteNonQueryAsync(cancellationToken);
+        return summary;
+    }
+
+    private static async Task LockAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", connection) { CommandTimeout = 0 };
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task UnlockAsync(NpgsqlConnection connection)
+    {
+        await using var command = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", connection);
+        await command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 }

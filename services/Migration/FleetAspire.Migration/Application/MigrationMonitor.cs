@@ -1,0 +1,111 @@
+using System.Diagnostics.Metrics;
+using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Verification;
+using FleetAspire.Names;
+using Npgsql;
+
+namespace FleetAspire.Migration.Application;
+
+public sealed class VerificationScheduleOptions
+{
+    public const string Section = "Verification";
+
+    /// <summary>
+    /// How often the incremental verification runs over the change log; zero turns it off. It starts only once an
+    /// operator has run a full verification: before that there is no baseline, and every change would read as missing.
+    /// </summary>
+    public TimeSpan IncrementalInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the published gauges are refreshed from the database.</summary>
+    public TimeSpan SampleInterval { get; set; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>
+/// Publishes the migration's state as metrics the dashboard charts (backfill progress while it runs, open
+/// divergences by kind) and runs the scheduled incremental verification. Gauges read a sample taken here, never the
+/// database inside a metrics callback; every replica samples the same shared state.
+/// </summary>
+public sealed partial class MigrationMonitor : BackgroundService
+{
+    private readonly MachineBackfill _backfill;
+    private readonly MachineVerifier _verifier;
+    private readonly NpgsqlDataSource _db;
+    private readonly VerificationScheduleOptions _options;
+    private readonly ILogger<MigrationMonitor> _logger;
+    private volatile Sample _sample = new(BackfillProgress.NotStarted, new Dictionary<string, long>());
+
+    private sealed record Sample(BackfillProgress Backfill, IReadOnlyDictionary<string, long> OpenByKind);
+
+    public MigrationMonitor(MachineBackfill backfill, MachineVerifier verifier, NpgsqlDataSource db, IMeterFactory meters,
+        Microsoft.Extensions.Options.IOptions<VerificationScheduleOptions> options, ILogger<MigrationMonitor> logger)
+    {
+        (_backfill, _verifier, _db, _options, _logger) = (backfill, verifier, db, options.Value, logger);
+        var meter = meters.Create(TelemetryNames.Meter);
+        meter.CreateObservableGauge("fleet.migration.backfill.rows", () => new Measurement<long>[]
+        {
+            new(_sample.Backfill.RowsDone, new KeyValuePair<string, object?>("fleet.backfill.count", "done")),
+            new(_sample.Backfill.RowsTotal, new KeyValuePair<string, object?>("fleet.backfill.count", "total")),
+        }, unit: "{row}", description: "Legacy rows the backfill has copied, and how many there were when it started.");
+        meter.CreateObservableGauge("fleet.migration.backfill.progress",
+            () => _sample.Backfill.RowsTotal == 0 ? 0d : Math.Min(1d, (double)_sample.Backfill.RowsDone / _sample.Backfill.RowsTotal),
+            unit: "1", description: "Share of the backfill's copy pass done (the catch-up follows).");
+        meter.CreateObservableGauge("fleet.migration.backfill.running",
+            () => _sample.Backfill.State == BackfillStates.Running ? 1 : 0, unit: "1", description: "1 while a backfill runs.");
+        meter.CreateObservableGauge("fleet.migration.divergences.open",
+            () => _sample.OpenByKind.Select(k => new Measurement<long>(k.Value, new KeyValuePair<string, object?>("fleet.divergence.kind", k.Key))),
+            unit: "{divergence}", description: "Open divergences between the legacy fields and Machine, by kind.");
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var nextVerification = DateTimeOffset.UtcNow + _options.IncrementalInterval;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (_options.IncrementalInterval > TimeSpan.Zero && DateTimeOffset.UtcNow >= nextVerification)
+                {
+                    nextVerification = DateTimeOffset.UtcNow + _options.IncrementalInterval;
+                    if (await _verifier.LastAsync(stoppingToken) is not null)
+                    {
+                        var summary = await _verifier.VerifyIncrementalAsync(stoppingToken);
+                        LogIncremental(_logger, summary.ChangesChecked, summary.Open);
+                    }
+                }
+
+                _sample = new Sample(await _backfill.ProgressAsync(stoppingToken), await OpenByKindAsync(stoppingToken));
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            {
+                // The database is away: the gauges keep their last sample and the next tick tries again.
+                LogSampleFailed(_logger, ex.GetType().Name);
+            }
+
+            await Task.Delay(_options.SampleInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task<IReadOnlyDictionary<string, long>> OpenByKindAsync(CancellationToken cancellationToken)
+    {
+        var byKind = new Dictionary<string, long>();
+        await using var connection = await _db.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT kind, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            byKind[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return byKind;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Incremental verification checked {Changes} changes; {Open} divergences open")]
+    private static partial void LogIncremental(ILogger logger, long changes, long open);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Migration sample failed ({ExceptionType}); retrying")]
+    private static partial void LogSampleFailed(ILogger logger, string exceptionType);
+}
