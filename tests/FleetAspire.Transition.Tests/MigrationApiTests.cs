@@ -48,6 +48,8 @@ public sealed class MigrationApiTests : IAsyncLifetime
         var dirty = await ops.GetFromJsonAsync<List<DirtyRow>>("/api/migration/dirty");
 
         Assert.Equal("Legacy", status!.Phase);
+        Assert.True(status.Backfill.RowsPerSecond > 0);
+        Assert.Null(status.Backfill.EstimatedRemaining);
         Assert.True(verify!.Clean, string.Join(", ", verify.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
         Assert.True(status.Dirty.ContainsKey("duplicate-provider-id"));
         Assert.Contains(dirty!, d => d.Class == "orphan-snapshot" && d.EntityId == "snap_orphan");
@@ -148,7 +150,9 @@ public sealed class MigrationApiTests : IAsyncLifetime
         await Eventually.TrueAsync(() => Task.FromResult(Read("fleet.migration.backfill.running") == 1 && Read("fleet.migration.backfill.rows:done") > 0),
             TimeSpan.FromSeconds(30), "no progress was published while the backfill ran");
         var midway = Read("fleet.migration.backfill.progress");
+        var running = (await ops.GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill;
         Assert.InRange(midway, 0.0001, 0.9999);
+        Assert.True(running.State != BackfillStates.Running || running.EstimatedRemaining is not null, "a running backfill has an ETA");
         Assert.True(Read("fleet.migration.backfill.rows:total") >= 20);
         await Eventually.TrueAsync(() => Task.FromResult(Read("fleet.migration.backfill.running") == 0 && Read("fleet.migration.backfill.progress") >= 0.9),
             TimeSpan.FromSeconds(60), "the finished backfill was not published");

@@ -28,8 +28,11 @@ public static class BackfillStates
     public const string Failed = "failed";
 }
 
+/// <param name="RowsPerSecond">Rows copied per second since the run started (pauses included).</param>
+/// <param name="EstimatedRemaining">At that rate, how long the copy pass still needs; null unless running.</param>
 public sealed record BackfillProgress(
-    string State, string Step, long RowsDone, long RowsTotal, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error)
+    string State, string Step, long RowsDone, long RowsTotal, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error,
+    double RowsPerSecond = 0, TimeSpan? EstimatedRemaining = null)
 {
     public static readonly BackfillProgress NotStarted = new(BackfillStates.Idle, "", 0, 0, null, null, null);
 }
@@ -104,10 +107,14 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             return BackfillProgress.NotStarted;
         }
 
-        return new BackfillProgress(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
-            reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
-            reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
-            reader.IsDBNull(6) ? null : reader.GetString(6));
+        var (state, done, total) = (reader.GetString(0), reader.GetInt64(2), reader.GetInt64(3));
+        DateTimeOffset? started = reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4);
+        DateTimeOffset? finished = reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5);
+        var elapsed = ((finished ?? DateTimeOffset.UtcNow) - (started ?? DateTimeOffset.UtcNow)).TotalSeconds;
+        var rate = elapsed > 0 ? done / elapsed : 0;
+        TimeSpan? remaining = state == BackfillStates.Running && rate > 0 ? TimeSpan.FromSeconds(Math.Max(0, total - done) / rate) : null;
+        return new BackfillProgress(state, reader.GetString(1), done, total, started, finished, reader.IsDBNull(6) ? null : reader.GetString(6),
+            Math.Round(rate, 1), remaining);
     }
 
     /// <summary>
@@ -318,7 +325,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
     private async Task MarkWriterAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
     {
         var lockTimeout = (int)options.LockTimeout.TotalMilliseconds;
-        await using var command = new NpgsqlCommand($"SET LOCAL fleet.writer = '{Writer}'; SET LOCAL lock_timeout = '{lockTimeout}ms'", connection, tx);
+        await using var command = new NpgsqlCommand($"SET LOCAL fleet.writer = '{Writer}'; SET LOCAL lock_timeout = '{lockTimeout}ms'; SET LOCAL jit = off", connection, tx);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -86,28 +86,36 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                                 WHERE d.entity = e.src AND d.entity_id = e.src_id AND d.resolved_at IS NULL) AS quarantined
             FROM ({{Expected(scope)}}) e),
         joined AS (
+            -- Byte-equal values are equal in every normal form and under every fingerprint: the costly comparisons
+            -- (IPv4 normal form, keyed HMAC) run only for values whose bytes differ — a handful on clean data.
             SELECT e.id, e.src, e.src_id, m.id AS m_id, m.type AS m_type,
-                   fleet_norm_ipv4(e.ipv4) AS ipv4, fleet_norm_ipv4(m.ipv4) AS m_ipv4, e.port, m.port AS m_port, e.type,
+                   e.ipv4 AS raw_ipv4, m.ipv4 AS m_raw_ipv4,
+                   CASE WHEN e.ipv4 IS NOT DISTINCT FROM m.ipv4 THEN false
+                        ELSE fleet_norm_ipv4(e.ipv4) IS DISTINCT FROM fleet_norm_ipv4(m.ipv4) END AS ipv4_differs,
+                   e.port, m.port AS m_port, e.type,
                    nullif(trim(e.provider_id), '') AS provider_id, nullif(trim(m.hetzner_machine_id), '') AS m_provider_id,
                    nullif(trim(e.user_id), '') AS user_id, nullif(trim(m.user_id), '') AS m_user_id, e.status, m.status AS m_status,
-                   hmac(convert_to(e.shared_key, 'UTF8'), @key, 'sha256') IS DISTINCT FROM hmac(convert_to(m.shared_key, 'UTF8'), @key, 'sha256') AS key_differs,
+                   CASE WHEN e.shared_key IS NOT DISTINCT FROM m.shared_key THEN false
+                        ELSE hmac(convert_to(e.shared_key, 'UTF8'), @key, 'sha256') IS DISTINCT FROM hmac(convert_to(m.shared_key, 'UTF8'), @key, 'sha256')
+                   END AS key_differs,
                    e.quarantined
             FROM expected e FULL JOIN (SELECT * FROM machines WHERE {{Scope.On(scope.Machines, "id")}}) m ON m.id = e.id),
-        pairs AS (SELECT * FROM joined WHERE NOT coalesce(quarantined, false)),
-        differing AS (
-            -- Only pairs with a difference are unpivoted into per-field rows; on clean data that is none.
-            SELECT * FROM pairs
-            WHERE id IS NOT NULL AND m_id IS NOT NULL
-              AND (ipv4 IS DISTINCT FROM m_ipv4 OR port IS DISTINCT FROM m_port OR type IS DISTINCT FROM m_type
+        pairs AS (
+            -- Only pairs that differ at all leave the join (on clean data, none): the three outputs below read a
+            -- handful of rows instead of materialising every pair.
+            SELECT * FROM joined
+            WHERE NOT coalesce(quarantined, false)
+              AND (id IS NULL OR m_id IS NULL OR ipv4_differs OR port IS DISTINCT FROM m_port OR type IS DISTINCT FROM m_type
                    OR provider_id IS DISTINCT FROM m_provider_id OR user_id IS DISTINCT FROM m_user_id
-                   OR status IS DISTINCT FROM m_status OR key_differs))
+                   OR status IS DISTINCT FROM m_status OR key_differs)),
+        differing AS (SELECT * FROM pairs WHERE id IS NOT NULL AND m_id IS NOT NULL)
         SELECT 'machines', coalesce(id, m_id), '*', '{{DivergenceKinds.MissingInMachine}}', src || ':' || src_id, NULL FROM pairs WHERE m_id IS NULL
         UNION ALL
         SELECT 'machines', m_id, '*', '{{DivergenceKinds.MissingInLegacy}}', NULL, m_type FROM pairs WHERE id IS NULL
         UNION ALL
         SELECT 'machines', id, f.field, '{{DivergenceKinds.FieldMismatch}}', f.legacy_value, f.machine_value
         FROM differing, LATERAL (VALUES
-            ('ipv4', ipv4, m_ipv4),
+            ('ipv4', CASE WHEN ipv4_differs THEN fleet_norm_ipv4(raw_ipv4) END, CASE WHEN ipv4_differs THEN fleet_norm_ipv4(m_raw_ipv4) END),
             ('port', port::text, m_port::text),
             ('type', type, m_type),
             ('provider_id', provider_id, m_provider_id),
@@ -115,7 +123,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
             ('status', status, m_status),
             ('shared_key', CASE WHEN key_differs THEN 'differs' END, CASE WHEN key_differs THEN 'differs' END)
         ) AS f(field, legacy_value, machine_value)
-        WHERE f.legacy_value IS DISTINCT FROM f.machine_value OR (f.field = 'shared_key' AND key_differs)
+        WHERE f.legacy_value IS DISTINCT FROM f.machine_value OR (f.field = 'shared_key' AND key_differs) OR (f.field = 'ipv4' AND ipv4_differs)
         """;
 
     /// <summary>Agents whose relation is not the machine the legacy fields say they hold.</summary>
@@ -138,7 +146,10 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                CASE WHEN m.id IS NULL THEN '{{DivergenceKinds.Orphan}}' ELSE '{{DivergenceKinds.Unlinked}}' END,
                t.machine_id, t.machine_ref
         FROM {{table}} t
-        LEFT JOIN machines m ON m.id IN (fleet_machine_id('hetzner', t.machine_id), fleet_machine_id('custom', t.machine_id))
+        -- Two equi-joins (hashable) rather than one join on either derived id, which probes the index per row.
+        LEFT JOIN machines mh ON mh.id = fleet_machine_id('hetzner', t.machine_id)
+        LEFT JOIN machines mc ON mc.id = fleet_machine_id('custom', t.machine_id)
+        CROSS JOIN LATERAL (SELECT coalesce(mh.id, mc.id) AS id) m
         WHERE (t.machine_ref IS DISTINCT FROM m.id OR m.id IS NULL) AND {{Scope.On(scope, "t.id")}}
           AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = '{{table}}' AND d.entity_id = {{idExpression}} AND d.resolved_at IS NULL)
         """;
@@ -197,7 +208,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         await LockAsync(connection, cancellationToken);
         try
         {
-            await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+            await using var tx = await BeginAsync(connection, cancellationToken);
             // Everything committed below this snapshot's xmin is covered: the next incremental run starts there.
             long cursorTxid;
             await using (var position = new NpgsqlCommand("SELECT txid_snapshot_xmin(txid_current_snapshot())", connection, tx))
@@ -240,7 +251,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
             long checkedChanges = 0;
             while (true)
             {
-                await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+                await using var tx = await BeginAsync(connection, cancellationToken);
                 var (count, next, parameters) = await ChangedAsync(connection, tx, cursor, cancellationToken);
                 if (count == 0)
                 {
@@ -366,6 +377,18 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         store.Parameters.AddWithValue("id", cursor.Id);
         await store.ExecuteNonQueryAsync(cancellationToken);
         return summary;
+    }
+
+    /// <summary>
+    /// One snapshot for every query of a run. JIT off: the planner's estimates for these joins cross the JIT
+    /// threshold, and compiling them cost more than running them (measured: 1.0 s of 3.7 s at 200,000 agents).
+    /// </summary>
+    private static async Task<NpgsqlTransaction> BeginAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        await using var jit = new NpgsqlCommand("SET LOCAL jit = off", connection, tx);
+        await jit.ExecuteNonQueryAsync(cancellationToken);
+        return tx;
     }
 
     private static async Task LockAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
