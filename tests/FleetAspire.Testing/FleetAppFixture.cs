@@ -41,7 +41,7 @@ public class FleetAppFixture : IAsyncLifetime
     /// <summary>The pool's simulated cloud: the servers and images that exist.</summary>
     public SimulatedCloudProvider Cloud => Pool.Services.GetRequiredService<SimulatedCloudProvider>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         var postgres = await TestPostgres.GetAsync();
         var rabbit = await TestRabbitMq.GetAsync();
@@ -58,7 +58,7 @@ public class FleetAppFixture : IAsyncLifetime
         _ = Snapshots.Server;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Agents.DisposeAsync();
         await Pool.DisposeAsync();

@@ -100,11 +100,17 @@ public sealed class MigrationApiTests : IAsyncLifetime
         // Old code moves a free custom machine: only the legacy row changes.
         await ExpandMigrationTests.ExecuteAsync(_database, "UPDATE custom_machines SET port = 2200 WHERE id = 'cm_free'");
 
-        var incremental = await (await ops.PostAsync("/api/migration/verify?mode=incremental", null)).Content.ReadFromJsonAsync<VerificationSummary>();
+        VerificationSummary incremental = null!;
+        await Eventually.TrueAsync(async () =>
+        {
+            // The change is visible to the verifier once every older transaction in the cluster has finished.
+            incremental = (await (await ops.PostAsync("/api/migration/verify?mode=incremental", null)).Content.ReadFromJsonAsync<VerificationSummary>())!;
+            return incremental.ChangesChecked > 0;
+        }, TimeSpan.FromSeconds(20), "the incremental verification never saw the change");
         var status = await ops.GetFromJsonAsync<MigrationStatus>("/api/migration");
         var bad = await ops.PostAsync("/api/migration/verify?mode=sideways", null);
 
-        Assert.Equal(1, incremental!.ChangesChecked);
+        Assert.Equal(1, incremental.ChangesChecked);
         Assert.Equal(1, incremental.OpenByKind[DivergenceKinds.FieldMismatch]);
         Assert.Equal(VerificationModes.Incremental, status!.LastVerification!.Mode);
         Assert.Equal(1, status.LastVerification.Open);

@@ -1,3 +1,5 @@
+using FleetAspire.Names;
+using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Agents.Application;
 using FleetAspire.Agents.Consumers;
 using MassTransit;
@@ -11,6 +13,8 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
+        // Before messaging: consumers' writes pass the same fence and dual-write as requests.
+        builder.AddMachineTransition(ResourceNames.Agents);
         builder.AddFleetMessaging(AddEventBusSubscriptions);
         builder.Services.AddScoped<AgentService>();
         builder.Services.AddScoped<PoolClaims>();

@@ -1,3 +1,5 @@
+using FleetAspire.Names;
+using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data;
 using FleetAspire.Machines.Application;
 using FleetAspire.Messaging;
@@ -9,6 +11,8 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
+        // Before messaging: consumers' writes pass the same fence and dual-write as requests.
+        builder.AddMachineTransition(ResourceNames.Machines);
         // The machines service publishes (assignment, health transitions) but consumes nothing.
         builder.AddFleetMessaging();
 

@@ -1,6 +1,7 @@
 using System.Text;
 using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Migration.Application;
 using FleetAspire.Names;
@@ -26,6 +27,10 @@ internal static class Extensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BackfillRunner>());
         builder.Services.AddOptions<VerificationScheduleOptions>().BindConfiguration(VerificationScheduleOptions.Section);
         builder.Services.AddHostedService<MigrationMonitor>();
+        builder.Services.AddSingleton(sp => new PhaseStore(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.AddOptions<PhaseGateOptions>().BindConfiguration(PhaseGateOptions.Section);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<PhaseGates>();
     }
 
     /// <summary>The verifier compares shared keys by HMAC keyed with the same secret as the services' fingerprints.</summary>

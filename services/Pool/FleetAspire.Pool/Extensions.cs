@@ -1,3 +1,5 @@
+using FleetAspire.Names;
+using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Messaging;
@@ -12,6 +14,8 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
+        // Before messaging: consumers' writes pass the same fence and dual-write as requests.
+        builder.AddMachineTransition(ResourceNames.Pool);
         builder.AddCloudProvider();
         builder.AddFleetMessaging(AddEventBusSubscriptions);
 

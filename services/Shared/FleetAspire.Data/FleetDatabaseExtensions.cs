@@ -1,4 +1,8 @@
 using FleetAspire.Names;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 
@@ -17,14 +21,16 @@ public static class FleetDatabaseExtensions
     /// </remarks>
     public static IHostApplicationBuilder AddFleetDatabase(this IHostApplicationBuilder builder)
     {
-        builder.AddNpgsqlDbContext<FleetDbContext>(
-            ResourceNames.FleetDatabase,
-            settings =>
-            {
-                settings.DisableRetry = true;
-                settings.ConnectionString = WithAutoPrepare(settings.ConnectionString);
-            },
-            options => options.UseFleetConventions());
+        // Registered here (not by AddNpgsqlDbContext) so the options can take the interceptors the service registered —
+        // the migration's epoch fence and dual-write (MachineTransition/Modes) — then enriched with Aspire's health
+        // check, telemetry and settings.
+        var connectionString = WithAutoPrepare(builder.Configuration.GetConnectionString(ResourceNames.FleetDatabase))
+            ?? throw new InvalidOperationException($"Connection string '{ResourceNames.FleetDatabase}' is missing.");
+        builder.Services.AddDbContextPool<FleetDbContext>((sp, options) => options
+            .UseNpgsql(connectionString)
+            .UseFleetConventions()
+            .AddInterceptors(sp.GetServices<IInterceptor>()));
+        builder.EnrichNpgsqlDbContext<FleetDbContext>(settings => settings.DisableRetry = true);
         return builder;
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore.Storage;
 using System.Diagnostics;
 using System.Security.Claims;
 using FleetAspire.Contracts.Pool;
@@ -89,44 +90,50 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
         using var span = Activity.StartActivity("pool claim");
         var isOperator = caller.IsOperator();
         var userId = caller.UserId();
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        // A transaction of its own although the claim is one statement: every write passes the migration's epoch
+        // fence and, in the dual-write phases, writes Machine before it commits (MachineTransition/Modes).
+        Agent? claimed = null;
+        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            await using var command = new NpgsqlCommand(ClaimSql, connection);
-            command.Parameters.Add(new NpgsqlParameter<string>("agent_id", NpgsqlDbType.Text) { TypedValue = agentId });
-            command.Parameters.Add(new NpgsqlParameter<string>("user_id", NpgsqlDbType.Text) { TypedValue = userId });
-            command.Parameters.Add(new NpgsqlParameter<bool>("is_operator", NpgsqlDbType.Boolean) { TypedValue = isOperator });
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", NpgsqlDbType.TimestampTz) { TypedValue = time.GetUtcNow() });
-            command.Parameters.Add(new NpgsqlParameter<Guid>("message_id", NpgsqlDbType.Uuid) { TypedValue = Guid.CreateVersion7() });
-            command.Parameters.Add(new NpgsqlParameter<string>("message_type", NpgsqlDbType.Text) { TypedValue = typeof(MachineClaimed).FullName! });
-            command.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)System.Diagnostics.Activity.Current?.Id ?? DBNull.Value });
-            // Prepared statements outlive the pooled connection, so after the first claim on a physical connection
-            // this is a lookup, and PostgreSQL skips parsing and planning the statement.
-            await command.PrepareAsync(cancellationToken);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
+            var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+            await using (var command = new NpgsqlCommand(ClaimSql, connection, (NpgsqlTransaction)tx.GetDbTransaction()))
             {
-                var claimed = new Agent
+                command.Parameters.Add(new NpgsqlParameter<string>("agent_id", NpgsqlDbType.Text) { TypedValue = agentId });
+                command.Parameters.Add(new NpgsqlParameter<string>("user_id", NpgsqlDbType.Text) { TypedValue = userId });
+                command.Parameters.Add(new NpgsqlParameter<bool>("is_operator", NpgsqlDbType.Boolean) { TypedValue = isOperator });
+                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", NpgsqlDbType.TimestampTz) { TypedValue = time.GetUtcNow() });
+                command.Parameters.Add(new NpgsqlParameter<Guid>("message_id", NpgsqlDbType.Uuid) { TypedValue = Guid.CreateVersion7() });
+                command.Parameters.Add(new NpgsqlParameter<string>("message_type", NpgsqlDbType.Text) { TypedValue = typeof(MachineClaimed).FullName! });
+                command.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)System.Diagnostics.Activity.Current?.Id ?? DBNull.Value });
+                // Prepared statements outlive the pooled connection, so after the first claim on a physical connection
+                // this is a lookup, and PostgreSQL skips parsing and planning the statement.
+                await command.PrepareAsync(cancellationToken);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken))
                 {
-                    Id = reader.GetString(0),
-                    Name = reader.GetString(1),
-                    UserId = reader.GetString(2),
-                    Status = reader.GetString(3),
-                    CreatedAt = reader.GetFieldValue<DateTimeOffset>(4),
-                    UpdatedAt = reader.GetFieldValue<DateTimeOffset>(5),
-                    MachineId = reader.GetString(6),
-                    MachineIpv4 = reader.IsDBNull(7) ? null : reader.GetString(7),
-                    MachineType = reader.GetString(8),
-                };
-                outbox.Notify();
-                span?.SetTag("fleet.claim.outcome", "claimed");
-                return (ClaimOutcome.Claimed, claimed);
+                    claimed = new Agent
+                    {
+                        Id = reader.GetString(0),
+                        Name = reader.GetString(1),
+                        UserId = reader.GetString(2),
+                        Status = reader.GetString(3),
+                        CreatedAt = reader.GetFieldValue<DateTimeOffset>(4),
+                        UpdatedAt = reader.GetFieldValue<DateTimeOffset>(5),
+                        MachineId = reader.GetString(6),
+                        MachineIpv4 = reader.IsDBNull(7) ? null : reader.GetString(7),
+                        MachineType = reader.GetString(8),
+                    };
+                }
             }
+
+            await tx.CommitAsync(cancellationToken);
         }
-        finally
+
+        if (claimed is not null)
         {
-            await db.Database.CloseConnectionAsync();
+            outbox.Notify();
+            span?.SetTag("fleet.claim.outcome", "claimed");
+            return (ClaimOutcome.Claimed, claimed);
         }
 
         // Nothing was claimed: say why. This read only explains; it decides nothing.

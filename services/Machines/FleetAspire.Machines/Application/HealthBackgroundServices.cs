@@ -122,10 +122,13 @@ public sealed partial class HealthCheckPruner(
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
+            // In a transaction like every write, so it passes the migration's epoch fence and dual-write.
+            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             var deleted = await db.Database.ExecuteSqlAsync($"""
                 DELETE FROM machine_health_checks
                 WHERE id IN (SELECT id FROM machine_health_checks WHERE checked_at < {cutoff} ORDER BY id LIMIT {o.PruneBatchSize})
                 """, cancellationToken);
+            await tx.CommitAsync(cancellationToken);
             total += deleted;
             if (deleted < o.PruneBatchSize)
             {

@@ -1,4 +1,5 @@
 using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Migration.Application;
 using FleetAspire.Names;
@@ -9,7 +10,9 @@ using Npgsql;
 
 namespace FleetAspire.Migration.Apis;
 
-public sealed record MigrationStatus(string Phase, BackfillProgress Backfill, IReadOnlyDictionary<string, long> Dirty, VerificationSummary? LastVerification);
+/// <param name="Phase">The phase every service runs (<see cref="PhaseView.Phase"/>), kept at the top level for scripts.</param>
+public sealed record MigrationStatus(string Phase, long Epoch, PhaseView Phases, BackfillProgress Backfill, IReadOnlyDictionary<string, long> Dirty,
+    VerificationSummary? LastVerification);
 
 public sealed record DivergenceRecord(string Entity, string EntityId, string Field, string Kind, string? LegacyValue, string? MachineValue,
     string Source, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, DateTimeOffset? ResolvedAt);
@@ -21,9 +24,6 @@ public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 /// <summary>The migration control API (port 5105). Operator-only, every route.</summary>
 public static class MigrationApi
 {
-    /// <summary>Until the phases arrive (issue 5), every service runs the legacy model.</summary>
-    public const string LegacyPhase = "Legacy";
-
     public static IEndpointRouteBuilder MapMigrationApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/migration").WithTags("Migration").RequireAuthorization(AuthNames.OperatorPolicy);
@@ -35,10 +35,12 @@ public static class MigrationApi
             .WithSummary("Run a verification now: full (default) or incremental (?mode=incremental, only what changed since the last run)");
         api.MapGet("/divergences", Divergences).WithName("ListDivergences");
         api.MapGet("/dirty", Dirty).WithName("ListDirtyRows");
+        api.MapPhaseApi();
         return app;
     }
 
-    public static async Task<Ok<MigrationStatus>> Status(MachineBackfill backfill, MachineVerifier verifier, NpgsqlDataSource db, CancellationToken cancellationToken)
+    public static async Task<Ok<MigrationStatus>> Status(MachineBackfill backfill, MachineVerifier verifier, PhaseStore phases, PhaseGates gates,
+        NpgsqlDataSource db, CancellationToken cancellationToken)
     {
         var dirty = new Dictionary<string, long>();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -49,7 +51,8 @@ public static class MigrationApi
             dirty[reader.GetString(0)] = reader.GetInt64(1);
         }
 
-        return TypedResults.Ok(new MigrationStatus(LegacyPhase, await backfill.ProgressAsync(cancellationToken), dirty,
+        var view = await PhaseApi.ViewAsync(phases, gates, cancellationToken);
+        return TypedResults.Ok(new MigrationStatus(view.Phase, view.Epoch, view, await backfill.ProgressAsync(cancellationToken), dirty,
             await verifier.LastAsync(cancellationToken)));
     }
 

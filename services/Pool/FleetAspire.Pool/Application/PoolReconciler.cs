@@ -75,14 +75,18 @@ public sealed partial class PoolReconciler(
     }
 
     /// <summary>Rows whose create call never returned (the process died mid-call) are dropped after a grace period.</summary>
-    private Task<int> RemoveLostAsync(CancellationToken cancellationToken)
+    private async Task<int> RemoveLostAsync(CancellationToken cancellationToken)
     {
         // REVIEW: the server such a call may have created is found by its label (fleet-pool=<row id>) only by an
         // operator today; an orphan sweep over provider labels is future work.
         var cutoff = time.GetUtcNow() - options.Value.StaleProvisionAfter;
-        return db.ParkedMachines
+        // In a transaction like every write, so it passes the migration's epoch fence and dual-write.
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var removed = await db.ParkedMachines
             .Where(p => p.MachineId == null && p.CreatedAt < cutoff)
             .ExecuteDeleteAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return removed;
     }
 
     private async Task<int> ProvisionAsync(int count, CancellationToken cancellationToken)

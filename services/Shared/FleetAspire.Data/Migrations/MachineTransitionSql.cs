@@ -198,4 +198,49 @@ internal static class MachineTransitionSql
         """;
 
     public const string DropVerificationState = "DROP TABLE IF EXISTS migration_verifications;";
+
+    /// <summary>
+    /// The phase every instance runs (one row: the single truth for all replicas), its audit log, and the instances
+    /// that run against it. Writers take the phase lock shared and check the epoch; a flip takes it exclusively.
+    /// </summary>
+    public const string Phases = """
+        CREATE TABLE migration_phase (
+            id integer PRIMARY KEY CHECK (id = 1),
+            phase text NOT NULL CHECK (phase IN ('Legacy', 'DualWrite', 'MachineRead', 'MachineOnly')),
+            epoch bigint NOT NULL,
+            since timestamptz NOT NULL DEFAULT now(),
+            changed_by text NOT NULL
+        );
+        INSERT INTO migration_phase (id, phase, epoch, changed_by) VALUES (1, 'Legacy', 1, 'expand migration');
+
+        CREATE TABLE migration_phase_history (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            actor text NOT NULL,
+            from_phase text NOT NULL,
+            to_phase text NOT NULL,
+            from_epoch bigint NOT NULL,
+            to_epoch bigint,
+            outcome text NOT NULL CHECK (outcome IN ('flipped', 'refused', 'seeded')),
+            forced boolean NOT NULL DEFAULT false,
+            reason text NOT NULL,
+            gates jsonb NOT NULL DEFAULT '[]'
+        );
+
+        CREATE TABLE migration_instances (
+            instance_id text PRIMARY KEY,
+            service text NOT NULL,
+            build text NOT NULL,
+            capabilities text[] NOT NULL,
+            epoch bigint NOT NULL,
+            -- When the instance first reported the epoch it runs now: gates compare it with backfill and scan times.
+            acknowledged_at timestamptz NOT NULL DEFAULT now(),
+            started_at timestamptz NOT NULL DEFAULT now(),
+            last_seen timestamptz NOT NULL DEFAULT now(),
+            expires_at timestamptz NOT NULL
+        );
+        """;
+
+    public const string DropPhases =
+        "DROP TABLE IF EXISTS migration_instances; DROP TABLE IF EXISTS migration_phase_history; DROP TABLE IF EXISTS migration_phase;";
 }

@@ -1,0 +1,117 @@
+using System.Security.Claims;
+using FleetAspire.Data.MachineTransition.Phases;
+using FleetAspire.Migration.Application;
+using FleetAspire.ServiceDefaults.Auth;
+using FleetAspire.ServiceDefaults.Validation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace FleetAspire.Migration.Apis;
+
+public sealed record PhaseFlipRequest(string? Target, string? Reason, bool Force = false);
+
+/// <summary>Whether a flip to <paramref name="Target"/> would be allowed now, gate by gate.</summary>
+public sealed record FlipReadiness(string Target, bool Open, IReadOnlyList<GateResult> Gates);
+
+public sealed record PhaseView(string Phase, long Epoch, DateTimeOffset Since, string ChangedBy, FlipReadiness? Next, FlipReadiness? Previous,
+    IReadOnlyList<InstanceInfo> Instances);
+
+/// <summary>Operator flips between phases (one step at a time, gated, audited) and the audit log.</summary>
+public static class PhaseApi
+{
+    public const int MaxReasonLength = 500;
+
+    public static RouteGroupBuilder MapPhaseApi(this RouteGroupBuilder api)
+    {
+        api.MapPost("/phase", Flip).WithName("FlipPhase")
+            .WithSummary("Move one phase forward or back: 200 with the new state, 409 listing the gates that refuse it");
+        api.MapGet("/history", History).WithName("PhaseHistory").WithSummary("Every flip, refused flips and forced ones too");
+        return api;
+    }
+
+    public static async Task<PhaseView> ViewAsync(PhaseStore phases, PhaseGates gates, CancellationToken cancellationToken)
+    {
+        var current = await phases.ReadAsync(cancellationToken);
+        async Task<FlipReadiness?> Readiness(TransitionPhase? target)
+        {
+            if (target is null)
+            {
+                return null;
+            }
+
+            var results = await gates.EvaluateAsync(current, target.Value, cancellationToken);
+            return new FlipReadiness(target.Value.ToString(), results.All(g => g.Passed), results);
+        }
+
+        return new PhaseView(current.Phase.ToString(), current.Epoch, current.Since, current.ChangedBy,
+            await Readiness(PhaseRules.Next(current.Phase)), await Readiness(PhaseRules.Previous(current.Phase)),
+            await phases.LiveInstancesAsync(cancellationToken));
+    }
+
+    public static async Task<Results<Ok<PhaseView>, ValidationProblem, ProblemHttpResult>> Flip(
+        PhaseFlipRequest request, ClaimsPrincipal caller, PhaseStore phases, PhaseGates gates, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors()
+            .Check("target", PhaseRules.TryParse(request.Target, out var target) ? null
+                : "must be one of " + string.Join(", ", Enum.GetNames<TransitionPhase>()))
+            .Check("reason", string.IsNullOrWhiteSpace(request.Reason) ? "is required: the audit log records why"
+                : request.Reason.Length > MaxReasonLength ? $"must be at most {MaxReasonLength} characters" : null);
+        if (errors.Any)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        var current = await phases.ReadAsync(cancellationToken);
+        if (current.Phase == target)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already in that phase",
+                detail: $"The fleet runs {current.Phase} (epoch {current.Epoch}).");
+        }
+
+        var results = await gates.EvaluateAsync(current, target, cancellationToken);
+        var failing = results.Where(g => !g.Passed).ToList();
+        // Force overrides the safety gates (acknowledgements, backfill, verification, quiet period) in an emergency;
+        // never the one-step rule (a skipped phase has nothing to roll back to) nor a build that lacks the target's
+        // code paths (the fleet would claim a mode no instance runs).
+        var blocked = failing.Any(g => g.Gate is PhaseGates.SingleStep or PhaseGates.Builds) || (failing.Count > 0 && !request.Force);
+        if (blocked)
+        {
+            await phases.RecordRefusalAsync(current, target, caller.UserId(), request.Reason!, request.Force, results, cancellationToken);
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Flip refused by its gates",
+                detail: string.Join("; ", failing.Select(g => $"{g.Gate}: {g.Detail}")),
+                extensions: new Dictionary<string, object?> { ["gates"] = results, ["failing"] = failing.Select(g => g.Gate).ToArray() });
+        }
+
+        var flipped = await phases.FlipAsync(target, current.Epoch, caller.UserId(), request.Reason!, request.Force && failing.Count > 0, results, cancellationToken);
+        if (flipped is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The phase changed meanwhile",
+                detail: "Another flip committed first; read the state and decide again.");
+        }
+
+        if (request.Force && failing.Count > 0)
+        {
+            LogForced(loggers.CreateLogger(typeof(PhaseApi)), current.Phase.ToString(), target.ToString(), caller.UserId(),
+                string.Join(", ", failing.Select(g => g.Gate)));
+        }
+
+        return TypedResults.Ok(await ViewAsync(phases, gates, cancellationToken));
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<PhaseHistoryEntry>>, ValidationProblem>> History(
+        PhaseStore phases, [FromQuery] long? before, [FromQuery] int? limit, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors()
+            .Check("before", before is null or > 0 ? null : "must be a positive history id")
+            .Check("limit", InputRules.PageSize(limit));
+        if (errors.Any)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        return TypedResults.Ok(await phases.HistoryAsync(before, limit ?? InputRules.DefaultPageSize, cancellationToken));
+    }
+
+    private static void LogForced(ILogger logger, string from, string to, string actor, string gates) =>
+        logger.LogWarning("Phase flip {From} -> {To} FORCED by {Actor} past failing gates: {Gates}", from, to, actor, gates);
+}

@@ -1,0 +1,141 @@
+using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Phases;
+using FleetAspire.Data.MachineTransition.Verification;
+using Npgsql;
+
+namespace FleetAspire.Migration.Application;
+
+public sealed class PhaseGateOptions
+{
+    public const string Section = "Phases";
+
+    /// <summary>How long the fleet must run in MachineRead, clean, before MachineOnly may be entered.</summary>
+    public TimeSpan QuietPeriod { get; set; } = TimeSpan.FromMinutes(30);
+}
+
+/// <summary>
+/// Decides whether a flip is safe. Each gate is evaluated against the stored state (instances, backfill checkpoint,
+/// stored verifications, divergence records), never against this process's memory, so any replica of the control
+/// service reaches the same answer.
+/// </summary>
+public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, NpgsqlDataSource db, Microsoft.Extensions.Options.IOptions<PhaseGateOptions> options, TimeProvider time)
+{
+    public const string Acknowledged = "instances-acknowledged";
+    public const string Builds = "instances-can-run-target";
+    public const string BackfillAfterDualWrite = "backfill-after-dual-write";
+    public const string CleanVerification = "clean-verification-after-backfill";
+    public const string QuietPeriod = "quiet-period-clean";
+    public const string SingleStep = "single-step";
+
+    public async Task<IReadOnlyList<GateResult>> EvaluateAsync(PhaseState current, TransitionPhase target, CancellationToken cancellationToken)
+    {
+        var instances = await phases.LiveInstancesAsync(cancellationToken);
+        var gates = new List<GateResult>
+        {
+            PhaseRules.IsSingleStep(current.Phase, target)
+                ? new(SingleStep, true, $"{current.Phase} → {target} is one step")
+                : new(SingleStep, false, $"{current.Phase} → {target} skips phases; flip one step at a time"),
+            AcknowledgedGate(current, instances),
+        };
+
+        if (PhaseRules.RequiredCapability(target) is { } capability && target > current.Phase)
+        {
+            var lacking = instances.Where(i => !i.Capabilities.Contains(capability)).ToList();
+            gates.Add(lacking.Count == 0
+                ? new(Builds, true, $"every live instance can run {target} ({capability})")
+                : new(Builds, false, $"{lacking.Count} live instance(s) cannot run {target}: " +
+                                     string.Join(", ", lacking.Select(i => $"{i.Service}/{i.InstanceId} build {i.Build}"))));
+        }
+
+        if (current.Phase == TransitionPhase.DualWrite && target == TransitionPhase.MachineRead)
+        {
+            gates.AddRange(await MachineReadGatesAsync(current, instances, cancellationToken));
+        }
+
+        if (current.Phase == TransitionPhase.MachineRead && target == TransitionPhase.MachineOnly)
+        {
+            gates.Add(await QuietPeriodGateAsync(current, cancellationToken));
+        }
+
+        return gates;
+    }
+
+    private static GateResult AcknowledgedGate(PhaseState current, IReadOnlyList<InstanceInfo> instances)
+    {
+        var behind = instances.Where(i => i.Epoch != current.Epoch).ToList();
+        return behind.Count == 0
+            ? new(Acknowledged, true, instances.Count == 0 ? "no live instances" : $"all {instances.Count} live instances run epoch {current.Epoch}")
+            : new(Acknowledged, false, $"{behind.Count} live instance(s) have not acknowledged epoch {current.Epoch}: " +
+                                       string.Join(", ", behind.Select(i => $"{i.Service}/{i.InstanceId} at {i.Epoch}")));
+    }
+
+    /// <summary>
+    /// A backfill that started after every instance was dual-writing has finished (catch-up drained), and a full
+    /// verification that started after it finished is clean: then no row can have escaped both.
+    /// </summary>
+    private async Task<IEnumerable<GateResult>> MachineReadGatesAsync(PhaseState current, IReadOnlyList<InstanceInfo> instances, CancellationToken cancellationToken)
+    {
+        var dualWriteFrom = instances.Count == 0 ? current.Since : instances.Max(i => i.AcknowledgedAt);
+        if (dualWriteFrom < current.Since)
+        {
+            dualWriteFrom = current.Since;
+        }
+
+        var progress = await backfill.ProgressAsync(cancellationToken);
+        var backfillGate = progress switch
+        {
+            { State: not BackfillStates.Done } => new GateResult(BackfillAfterDualWrite, false, $"the backfill is {progress.State}, not done"),
+            { StartedAt: var started } when started < dualWriteFrom => new GateResult(BackfillAfterDualWrite, false,
+                $"the last backfill started at {started:O}, before every instance was dual-writing ({dualWriteFrom:O}); start a new one"),
+            _ => new GateResult(BackfillAfterDualWrite, true, $"backfill started {progress.StartedAt:O}, done {progress.FinishedAt:O}"),
+        };
+
+        var verification = await LastFullVerificationAsync(cancellationToken);
+        var verificationGate = verification switch
+        {
+            null => new GateResult(CleanVerification, false, "no full verification has run"),
+            _ when progress.FinishedAt is null || verification.Value.StartedAt < progress.FinishedAt => new GateResult(CleanVerification, false,
+                $"the last full verification started at {verification.Value.StartedAt:O}, before the backfill finished; run one now"),
+            _ when verification.Value.Open > 0 => new GateResult(CleanVerification, false,
+                $"the full verification of {verification.Value.StartedAt:O} left {verification.Value.Open} open divergence(s)"),
+            _ => new GateResult(CleanVerification, true,
+                $"full verification of {verification.Value.StartedAt:O} is clean (quarantined dirty rows excepted: see /api/migration/dirty)"),
+        };
+        return [backfillGate, verificationGate];
+    }
+
+    private async Task<GateResult> QuietPeriodGateAsync(PhaseState current, CancellationToken cancellationToken)
+    {
+        var quiet = options.Value.QuietPeriod;
+        var inPhase = time.GetUtcNow() - current.Since;
+        if (inPhase < quiet)
+        {
+            return new(QuietPeriod, false, $"{inPhase.TotalMinutes:0.0} of {quiet.TotalMinutes:0.0} minutes in {current.Phase}");
+        }
+
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT (SELECT count(*) FROM migration_divergences WHERE first_seen >= @since OR last_seen >= @since),
+                   EXISTS (SELECT 1 FROM migration_verifications WHERE mode = 'full' AND started_at >= @since AND open_total = 0)
+            """, connection);
+        command.Parameters.AddWithValue("since", current.Since);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var (divergences, cleanScan) = (reader.GetInt64(0), reader.GetBoolean(1));
+        return (divergences, cleanScan) switch
+        {
+            ( > 0, _) => new(QuietPeriod, false, $"{divergences} divergence(s) recorded since {current.Since:O}"),
+            (_, false) => new(QuietPeriod, false, $"no clean full verification started since {current.Since:O}"),
+            _ => new(QuietPeriod, true, $"{inPhase.TotalMinutes:0.0} minutes in {current.Phase}, a clean full verification, no divergence"),
+        };
+    }
+
+    private async Task<(DateTimeOffset StartedAt, long Open)?> LastFullVerificationAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            $"SELECT started_at, open_total FROM migration_verifications WHERE mode = '{VerificationModes.Full}' ORDER BY id DESC LIMIT 1", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetFieldValue<DateTimeOffset>(0), reader.GetInt64(1)) : null;
+    }
+}

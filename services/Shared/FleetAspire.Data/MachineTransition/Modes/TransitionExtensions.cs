@@ -1,0 +1,40 @@
+using System.Reflection;
+using FleetAspire.Data.MachineTransition.Phases;
+using FleetAspire.Names;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.FeatureManagement;
+using Npgsql;
+
+namespace FleetAspire.Data.MachineTransition.Modes;
+
+public static class TransitionExtensions
+{
+    /// <summary>
+    /// Makes a service follow the migration phase: the stored phase read and polled, the storage flags, the one
+    /// resolver, the epoch fence and dual-write on every write transaction, and this instance's registration.
+    /// </summary>
+    public static IHostApplicationBuilder AddMachineTransition(this IHostApplicationBuilder builder, string service)
+    {
+        builder.Services.AddOptions<TransitionOptions>().BindConfiguration(TransitionOptions.Section);
+        builder.Services.AddSingleton(_ => new PhaseStore(NpgsqlDataSource.Create(
+            builder.Configuration.GetConnectionString(ResourceNames.FleetDatabase)
+            ?? throw new InvalidOperationException($"Connection string '{ResourceNames.FleetDatabase}' is missing."))));
+        builder.Services.AddSingleton(sp => new InstanceRegistration(
+            $"{service}-{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}",
+            service,
+            Assembly.GetEntryAssembly()?.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
+            sp.GetRequiredService<IOptions<TransitionOptions>>().Value.Capabilities));
+        builder.Services.AddSingleton<PhaseCache>();
+        builder.Services.AddSingleton<IFeatureDefinitionProvider, PhaseFeatureDefinitionProvider>();
+        builder.Services.AddFeatureManagement();
+        builder.Services.AddSingleton<TransitionModeResolver>();
+        builder.Services.AddSingleton<TransitionWriteInterceptor>();
+        builder.Services.AddSingleton<IInterceptor>(sp => sp.GetRequiredService<TransitionWriteInterceptor>());
+        builder.Services.AddHostedService<PhaseWatcher>();
+        return builder;
+    }
+}

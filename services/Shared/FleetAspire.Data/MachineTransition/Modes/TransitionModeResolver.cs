@@ -1,0 +1,52 @@
+using FleetAspire.Data.MachineTransition.Phases;
+using Microsoft.FeatureManagement;
+
+namespace FleetAspire.Data.MachineTransition.Modes;
+
+/// <summary>
+/// The one place in a service that decides how machine data is stored and read. It evaluates the storage flags
+/// (fed from the stored phase) and pairs them with the epoch they were derived from; nothing else reads the phase.
+/// </summary>
+public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager features, PhaseStore store)
+{
+    /// <summary>The mode as this instance last saw the stored phase (at most one poll interval old).</summary>
+    public async Task<TransitionMode> CurrentAsync()
+    {
+        if (!cache.IsLoaded)
+        {
+            // A consumer may run before the watcher's first read: read the stored phase now.
+            cache.Update(await store.ReadAsync(CancellationToken.None));
+        }
+
+        while (true)
+        {
+            var state = cache.Current;
+            var mode = new TransitionMode(state.Phase, state.Epoch,
+                await features.IsEnabledAsync(PhaseRules.Flags.WriteLegacy),
+                await features.IsEnabledAsync(PhaseRules.Flags.WriteMachine),
+                await features.IsEnabledAsync(PhaseRules.Flags.ReadMachine));
+            // The flags came from the same state only if it did not move while they were evaluated.
+            if (cache.Current.Epoch == state.Epoch)
+            {
+                return mode;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The mode of the epoch a write holds the phase lock for. When it is newer than this instance's copy, the stored
+    /// phase is re-read from the database (bypassing the cached flags) before deciding.
+    /// </summary>
+    public async Task<TransitionMode> ForLockedEpochAsync(long lockedEpoch, CancellationToken cancellationToken)
+    {
+        var mode = await CurrentAsync();
+        if (mode.Epoch == lockedEpoch)
+        {
+            return mode;
+        }
+
+        cache.Update(await store.ReadAsync(cancellationToken));
+        mode = await CurrentAsync();
+        return mode.Epoch == lockedEpoch ? mode : throw new PhaseChangedException(mode.Epoch, lockedEpoch);
+    }
+}

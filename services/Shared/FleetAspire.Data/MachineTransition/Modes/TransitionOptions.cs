@@ -1,0 +1,26 @@
+using FleetAspire.Data.MachineTransition.Phases;
+
+namespace FleetAspire.Data.MachineTransition.Modes;
+
+public sealed class TransitionOptions
+{
+    public const string Section = "MachineTransition";
+
+    /// <summary>How often an instance re-reads the stored phase: well inside the 2 s every instance must follow a flip.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often an instance reports itself (service, build, epoch) to the registry.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>An instance not heard from for this long drops out of every acknowledgement.</summary>
+    public TimeSpan InstanceTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Local development only: seeds the stored phase of a database that has never been flipped (audited as
+    /// <c>seeded</c>). An instance whose pin differs from a stored phase it cannot seed refuses to start.
+    /// </summary>
+    public TransitionPhase? PinnedPhase { get; set; }
+
+    /// <summary>What this build can run, advertised to the gates. The steady-state paths arrive phase by phase.</summary>
+    public string[] Capabilities { get; set; } = [PhaseRules.Capabilities.DualWrite];
+}

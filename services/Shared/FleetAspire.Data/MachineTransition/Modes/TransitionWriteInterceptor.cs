@@ -1,0 +1,77 @@
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using FleetAspire.Data.MachineTransition.DualWrite;
+using FleetAspire.Data.MachineTransition.Phases;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Npgsql;
+
+namespace FleetAspire.Data.MachineTransition.Modes;
+
+/// <summary>
+/// Every write transaction of a service passes through here, whatever code path opened it:
+/// <list type="bullet">
+/// <item>at start, the epoch fence: the phase lock taken shared, the stored epoch read under it, this service named as
+/// the writer in the change log; the transaction's mode is the mode of that epoch (a flip waits for it to finish);</item>
+/// <item>before commit, in a mode that writes Machine, the dual-write of everything the transaction changed.</item>
+/// </list>
+/// SaveChanges always runs in a transaction so that no single-statement save slips past.
+/// </summary>
+public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, InstanceRegistration instance)
+    : IDbTransactionInterceptor, ISaveChangesInterceptor
+{
+    private readonly ConditionalWeakTable<DbTransaction, TransitionMode> _modes = new();
+    private readonly string _writer = "fleetaspire/" + instance.Service;
+
+    private static readonly string FenceSql =
+        $"SELECT set_config('fleet.writer', @writer, true), pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}), " +
+        "(SELECT epoch FROM migration_phase WHERE id = 1)";
+
+    public ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result,
+        CancellationToken cancellationToken = default)
+    {
+        if (eventData.Context is not null)
+        {
+            eventData.Context.Database.AutoTransactionBehavior = AutoTransactionBehavior.Always;
+        }
+
+        return ValueTask.FromResult(result);
+    }
+
+    public async ValueTask<DbTransaction> TransactionStartedAsync(DbConnection connection, TransactionEndEventData eventData, DbTransaction result,
+        CancellationToken cancellationToken = default)
+    {
+        await using var fence = new NpgsqlCommand(FenceSql, (NpgsqlConnection)connection, (NpgsqlTransaction)result);
+        fence.Parameters.AddWithValue("writer", _writer);
+        long epoch;
+        await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            epoch = reader.GetInt64(2);
+        }
+
+        _modes.AddOrUpdate(result, await resolver.ForLockedEpochAsync(epoch, cancellationToken));
+        return result;
+    }
+
+    public async ValueTask<InterceptionResult> TransactionCommittingAsync(DbTransaction transaction, TransactionEventData eventData,
+        InterceptionResult result, CancellationToken cancellationToken = default)
+    {
+        if (_modes.TryGetValue(transaction, out var mode) && mode.WriteMachine)
+        {
+            await MachineSync.SyncOwnTransactionAsync((NpgsqlConnection)transaction.Connection!, (NpgsqlTransaction)transaction, cancellationToken);
+        }
+
+        return result;
+    }
+
+    /// <summary>The mode the transaction runs in (for reads and checks inside it); null outside a fenced transaction.</summary>
+    public TransitionMode? ModeOf(DbTransaction transaction) => _modes.TryGetValue(transaction, out var mode) ? mode : null;
+
+    // Synchronous writes would block a thread on the fence; every service writes asynchronously.
+    public InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result) =>
+        throw new NotSupportedException("Synchronous SaveChanges is not supported while the machine transition runs.");
+
+    public DbTransaction TransactionStarted(DbConnection connection, TransactionEndEventData eventData, DbTransaction result) =>
+        throw new NotSupportedException("Synchronous transactions are not supported while the machine transition runs.");
+}

@@ -1,0 +1,218 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace FleetAspire.Data.MachineTransition.Phases;
+
+public sealed record PhaseState(TransitionPhase Phase, long Epoch, DateTimeOffset Since, string ChangedBy);
+
+public sealed record InstanceRegistration(string InstanceId, string Service, string Build, IReadOnlyList<string> Capabilities);
+
+public sealed record InstanceInfo(string InstanceId, string Service, string Build, IReadOnlyList<string> Capabilities, long Epoch,
+    DateTimeOffset AcknowledgedAt, DateTimeOffset LastSeen, DateTimeOffset ExpiresAt);
+
+public sealed record GateResult(string Gate, bool Passed, string Detail);
+
+public sealed record PhaseHistoryEntry(long Id, DateTimeOffset At, string Actor, string From, string To, long FromEpoch, long? ToEpoch,
+    string Outcome, bool Forced, string Reason, IReadOnlyList<GateResult> Gates);
+
+/// <summary>
+/// The stored phase — the single truth every replica reads — with its audit log and the instance registry.
+/// Also the epoch fence: writers take <see cref="FenceLockKey"/> shared in their transaction, a flip takes it
+/// exclusively, so a flip commits only after every write of the old epoch has finished.
+/// </summary>
+public sealed class PhaseStore(NpgsqlDataSource dataSource)
+{
+    public const long FenceLockKey = 0x7068617365000000; // "phase"
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public async Task<PhaseState> ReadAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await ReadAsync(connection, null, cancellationToken);
+    }
+
+    private static async Task<PhaseState> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, CancellationToken cancellationToken, bool forUpdate = false)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT phase, epoch, since, changed_by FROM migration_phase WHERE id = 1" + (forUpdate ? " FOR UPDATE" : ""), connection, tx);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new InvalidOperationException("migration_phase has no row: the expand migrations have not been applied.");
+        }
+
+        return new PhaseState(Enum.Parse<TransitionPhase>(reader.GetString(0)), reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3));
+    }
+
+    /// <summary>
+    /// Moves to <paramref name="target"/> if the stored epoch is still <paramref name="expectedEpoch"/>; waits for every
+    /// in-flight write of the current epoch first (exclusive fence lock). Audited with the gate results it passed.
+    /// Returns null when the phase moved meanwhile.
+    /// </summary>
+    public async Task<PhaseState?> FlipAsync(TransitionPhase target, long expectedEpoch, string actor, string reason, bool forced,
+        IReadOnlyList<GateResult> gates, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var fence = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({FenceLockKey})", connection, tx) { CommandTimeout = 0 })
+        {
+            await fence.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var current = await ReadAsync(connection, tx, cancellationToken, forUpdate: true);
+        if (current.Epoch != expectedEpoch)
+        {
+            return null;
+        }
+
+        await using (var update = new NpgsqlCommand(
+            "UPDATE migration_phase SET phase = @phase, epoch = epoch + 1, since = now(), changed_by = @actor WHERE id = 1", connection, tx))
+        {
+            update.Parameters.AddWithValue("phase", target.ToString());
+            update.Parameters.AddWithValue("actor", actor);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await AuditAsync(connection, tx, actor, current.Phase, target, current.Epoch, current.Epoch + 1, "flipped", forced, reason, gates, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return await ReadAsync(cancellationToken);
+    }
+
+    public async Task RecordRefusalAsync(PhaseState current, TransitionPhase target, string actor, string reason, bool forced,
+        IReadOnlyList<GateResult> gates, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await AuditAsync(connection, null, actor, current.Phase, target, current.Epoch, null, "refused", forced, reason, gates, cancellationToken);
+    }
+
+    /// <summary>
+    /// Local development only: a configured pin seeds the phase of a database that has never left its initial state.
+    /// Returns false when the stored phase differs from the pin and cannot be seeded (the instance must not start).
+    /// </summary>
+    public async Task<bool> SeedOrMatchPinAsync(TransitionPhase pin, string actor, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var fence = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({FenceLockKey})", connection, tx) { CommandTimeout = 0 })
+        {
+            await fence.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var current = await ReadAsync(connection, tx, cancellationToken, forUpdate: true);
+        if (current.Phase == pin)
+        {
+            return true;
+        }
+
+        await using (var fresh = new NpgsqlCommand("SELECT NOT EXISTS (SELECT 1 FROM migration_phase_history)", connection, tx))
+        {
+            if (current.Epoch != 1 || !(bool)(await fresh.ExecuteScalarAsync(cancellationToken))!)
+            {
+                return false;
+            }
+        }
+
+        await using (var update = new NpgsqlCommand(
+            "UPDATE migration_phase SET phase = @phase, epoch = epoch + 1, since = now(), changed_by = @actor WHERE id = 1", connection, tx))
+        {
+            update.Parameters.AddWithValue("phase", pin.ToString());
+            update.Parameters.AddWithValue("actor", actor);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await AuditAsync(connection, tx, actor, current.Phase, pin, current.Epoch, current.Epoch + 1, "seeded", false,
+            "phase pinned in local development configuration", [], cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Registers or refreshes an instance with the epoch it runs; the acknowledgement time moves only with the epoch.</summary>
+    public async Task HeartbeatAsync(InstanceRegistration instance, long epoch, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO migration_instances (instance_id, service, build, capabilities, epoch, acknowledged_at, started_at, last_seen, expires_at)
+            VALUES (@id, @service, @build, @capabilities, @epoch, now(), now(), now(), now() + @ttl)
+            ON CONFLICT (instance_id) DO UPDATE SET build = EXCLUDED.build, capabilities = EXCLUDED.capabilities,
+                acknowledged_at = CASE WHEN migration_instances.epoch = EXCLUDED.epoch THEN migration_instances.acknowledged_at ELSE now() END,
+                epoch = EXCLUDED.epoch, last_seen = now(), expires_at = EXCLUDED.expires_at
+            """, connection);
+        command.Parameters.AddWithValue("id", instance.InstanceId);
+        command.Parameters.AddWithValue("service", instance.Service);
+        command.Parameters.AddWithValue("build", instance.Build);
+        command.Parameters.AddWithValue("capabilities", instance.Capabilities.ToArray());
+        command.Parameters.AddWithValue("epoch", epoch);
+        command.Parameters.AddWithValue("ttl", ttl);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>A stopping instance leaves at once instead of waiting for its TTL.</summary>
+    public async Task DeregisterAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("DELETE FROM migration_instances WHERE instance_id = @id", connection);
+        command.Parameters.AddWithValue("id", instanceId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Instances whose TTL has not expired; expired ones drop out of every acknowledgement.</summary>
+    public async Task<IReadOnlyList<InstanceInfo>> LiveInstancesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT instance_id, service, build, capabilities, epoch, acknowledged_at, last_seen, expires_at
+            FROM migration_instances WHERE expires_at > now() ORDER BY service, instance_id
+            """, connection);
+        var instances = new List<InstanceInfo>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            instances.Add(new InstanceInfo(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<string[]>(3),
+                reader.GetInt64(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7)));
+        }
+
+        return instances;
+    }
+
+    /// <summary>The audit log, newest first, keyset-paged by id.</summary>
+    public async Task<IReadOnlyList<PhaseHistoryEntry>> HistoryAsync(long? before, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT id, at, actor, from_phase, to_phase, from_epoch, to_epoch, outcome, forced, reason, gates::text
+            FROM migration_phase_history WHERE @before::bigint IS NULL OR id < @before ORDER BY id DESC LIMIT @limit
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter("before", NpgsqlDbType.Bigint) { Value = (object?)before ?? DBNull.Value });
+        command.Parameters.AddWithValue("limit", limit);
+        var entries = new List<PhaseHistoryEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(new PhaseHistoryEntry(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), reader.GetInt64(5), reader.IsDBNull(6) ? null : reader.GetInt64(6), reader.GetString(7), reader.GetBoolean(8),
+                reader.GetString(9), JsonSerializer.Deserialize<List<GateResult>>(reader.GetString(10), Json) ?? []));
+        }
+
+        return entries;
+    }
+
+    private static async Task AuditAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string actor, TransitionPhase from, TransitionPhase to,
+        long fromEpoch, long? toEpoch, string outcome, bool forced, string reason, IReadOnlyList<GateResult> gates, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO migration_phase_history (actor, from_phase, to_phase, from_epoch, to_epoch, outcome, forced, reason, gates)
+            VALUES (@actor, @from, @to, @from_epoch, @to_epoch, @outcome, @forced, @reason, @gates::jsonb)
+            """, connection, tx);
+        command.Parameters.AddWithValue("actor", actor);
+        command.Parameters.AddWithValue("from", from.ToString());
+        command.Parameters.AddWithValue("to", to.ToString());
+        command.Parameters.AddWithValue("from_epoch", fromEpoch);
+        command.Parameters.Add(new NpgsqlParameter("to_epoch", NpgsqlDbType.Bigint) { Value = (object?)toEpoch ?? DBNull.Value });
+        command.Parameters.AddWithValue("outcome", outcome);
+        command.Parameters.AddWithValue("forced", forced);
+        command.Parameters.AddWithValue("reason", reason);
+        command.Parameters.AddWithValue("gates", JsonSerializer.Serialize(gates, Json));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
