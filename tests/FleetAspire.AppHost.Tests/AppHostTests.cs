@@ -20,6 +20,30 @@ public sealed class AppHostTests(FleetAppHostFixture fixture)
     }
 
     [Fact]
+    public async Task A_flip_through_the_control_api_is_followed_by_every_service_within_two_seconds()
+    {
+        using var ops = fixture.Client(ResourceNames.Migration, TestTokens.Operator());
+        async Task<JsonElement> PhasesAsync() => (await ops.GetFromJsonAsync<JsonElement>("/api/migration")).GetProperty("phases");
+        static long[] Epochs(JsonElement phases) => phases.GetProperty("instances").EnumerateArray().Select(i => i.GetProperty("epoch").GetInt64()).ToArray();
+        await Eventually.TrueAsync(async () => Epochs(await PhasesAsync()).Length == 4, TimeSpan.FromSeconds(30), "the four services did not register");
+        var before = await PhasesAsync();
+        var epoch = before.GetProperty("epoch").GetInt64();
+        await Eventually.TrueAsync(async () => Epochs(await PhasesAsync()).All(e => e == epoch), TimeSpan.FromSeconds(10), "not every service runs the current epoch");
+        var (there, back) = before.GetProperty("phase").GetString() == "Legacy" ? ("DualWrite", "Legacy") : ("Legacy", "DualWrite");
+
+        var flip = await ops.PostAsJsonAsync("/api/migration/phase", new { target = there, reason = "apphost test", force = false });
+        var flippedAt = DateTimeOffset.UtcNow;
+        await Eventually.TrueAsync(async () => Epochs(await PhasesAsync()).All(e => e == epoch + 1), TimeSpan.FromSeconds(2),
+            "not every service followed the flip within 2 s");
+        var followed = DateTimeOffset.UtcNow - flippedAt;
+        var flipBack = await ops.PostAsJsonAsync("/api/migration/phase", new { target = back, reason = "apphost test: restore", force = false });
+
+        Assert.Equal(HttpStatusCode.OK, flip.StatusCode);
+        Assert.True(followed < TimeSpan.FromSeconds(2), $"followed in {followed.TotalMilliseconds:0} ms");
+        Assert.Equal(HttpStatusCode.OK, flipBack.StatusCode);
+    }
+
+    [Fact]
     public async Task An_agent_is_created_claims_a_pool_machine_connects_and_releases_it_across_the_running_app()
     {
         using var ops = fixture.Client(ResourceNames.Pool, TestTokens.Operator());

@@ -93,6 +93,13 @@ public sealed class BackfillTests
         Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id IN ('agt_dup1', 'agt_dup2', 'agt_differs', 'agt_notype') AND machine_ref IS NOT NULL"));
         // The in-flight pool row (no provider id yet) is neither copied nor dirty.
         Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database, "SELECT count(*) FROM migration_dirty_rows WHERE entity_id = 'pm_inflight'"));
+
+        // Fixed at the source, a row leaves quarantine the next time it is copied, and is migrated.
+        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE agents SET machine_type = 'hetzner' WHERE id = 'agt_notype'");
+        await RunToEndAsync(backfill);
+        Assert.Equal(0, await Dirty("missing-type", "agents", "agt_notype"));
+        Assert.Equal(1, await ExpandMigrationTests.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id = 'agt_notype' AND machine_ref = 'mh_2002'"));
+        Assert.Equal(1, await Dirty("duplicate-provider-id", "agents", "agt_dup1"));
     }
 
     [Fact]
@@ -203,11 +210,11 @@ public sealed class BackfillTests
         var run = backfill.RunAsync(CancellationToken.None);
         await writer;
         await stop.CancelAsync();
-        var progress = await run;
-        if (progress.State != BackfillStates.Done)
-        {
-            progress = await backfill.RunAsync(CancellationToken.None);
-        }
+        await run;
+        // The run may have drained the log before the writer's last commits (it finishes whenever it catches up):
+        // its catch-up, reopened, applies the rest from where it stopped.
+        await backfill.CatchUpAgainAsync(CancellationToken.None);
+        var progress = await backfill.RunAsync(CancellationToken.None);
 
         Assert.Equal(BackfillStates.Done, progress.State);
         // Every legacy source has exactly its machine, with its current fields; no machine without a source.

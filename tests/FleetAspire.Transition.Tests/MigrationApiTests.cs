@@ -83,9 +83,11 @@ public sealed class MigrationApiTests : IAsyncLifetime
 
         var pause = await ops.PostAsync("/api/migration/backfill/pause", null);
         var resume = await ops.PostAsync("/api/migration/backfill/resume", null);
+        var catchUp = await ops.PostAsync("/api/migration/backfill/catch-up", null);
 
         Assert.Equal(HttpStatusCode.Conflict, pause.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, resume.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, catchUp.StatusCode);
         Assert.Equal("application/problem+json", pause.Content.Headers.ContentType?.MediaType);
     }
 

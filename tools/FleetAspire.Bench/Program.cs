@@ -5,6 +5,7 @@ using FleetAspire.Bench;
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- claims --clients 32 --ops 5000
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- backfill --agents 1000000 [--rate 200] [--batch 1000]
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- verify --agents 1000000
+//   dotnet run -c Release --project tools/FleetAspire.Bench -- writes --ops 2000
 var command = args.FirstOrDefault();
 var options = BenchOptions.Parse(args.Skip(1).ToArray());
 return command switch
@@ -12,6 +13,7 @@ return command switch
     "claims" => await ClaimsBenchmark.RunAsync(options),
     "backfill" => await BackfillBenchmark.RunAsync(options),
     "verify" => await VerifyBenchmark.RunAsync(options),
+    "writes" => await WritesBenchmark.RunAsync(options),
     _ => Usage(),
 };
 
@@ -20,5 +22,6 @@ static int Usage()
     Console.Error.WriteLine("usage: FleetAspire.Bench claims [--clients N] [--ops N]");
     Console.Error.WriteLine("       FleetAspire.Bench backfill [--agents N] [--rate OPS_PER_S] [--batch ROWS]");
     Console.Error.WriteLine("       FleetAspire.Bench verify [--agents N]");
+    Console.Error.WriteLine("       FleetAspire.Bench writes [--ops N]");
     return 2;
 }

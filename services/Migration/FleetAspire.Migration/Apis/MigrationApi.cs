@@ -31,6 +31,8 @@ public static class MigrationApi
         api.MapPost("/backfill/start", Start).WithName("StartBackfill").WithSummary("Start the backfill from the beginning");
         api.MapPost("/backfill/pause", Pause).WithName("PauseBackfill");
         api.MapPost("/backfill/resume", Resume).WithName("ResumeBackfill");
+        api.MapPost("/backfill/catch-up", CatchUp).WithName("CatchUpBackfill")
+            .WithSummary("Reopen a finished backfill's catch-up for legacy writes made since it finished");
         api.MapPost("/verify", Verify).WithName("VerifyMigration")
             .WithSummary("Run a verification now: full (default) or incremental (?mode=incremental, only what changed since the last run)");
         api.MapGet("/divergences", Divergences).WithName("ListDivergences");
@@ -69,6 +71,13 @@ public static class MigrationApi
     public static async Task<Results<Ok<BackfillProgress>, ProblemHttpResult>> Resume(MachineBackfill backfill, BackfillRunner runner, CancellationToken cancellationToken)
     {
         var result = await Transition(backfill, BackfillStates.Paused, b => b.ResumeAsync(cancellationToken), cancellationToken);
+        runner.Wake();
+        return result;
+    }
+
+    public static async Task<Results<Ok<BackfillProgress>, ProblemHttpResult>> CatchUp(MachineBackfill backfill, BackfillRunner runner, CancellationToken cancellationToken)
+    {
+        var result = await Transition(backfill, BackfillStates.Done, b => b.CatchUpAgainAsync(cancellationToken), cancellationToken);
         runner.Wake();
         return result;
     }

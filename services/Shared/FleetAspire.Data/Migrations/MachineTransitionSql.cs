@@ -243,4 +243,10 @@ internal static class MachineTransitionSql
 
     public const string DropPhases =
         "DROP TABLE IF EXISTS migration_instances; DROP TABLE IF EXISTS migration_phase_history; DROP TABLE IF EXISTS migration_phase;";
+
+    /// <summary>Open dirty rows by entity and id: every batch resolves its own rows' reports that are clean now.</summary>
+    public const string DirtyRowIndex =
+        "CREATE INDEX IF NOT EXISTS ix_migration_dirty_rows_open ON migration_dirty_rows (entity, entity_id) WHERE resolved_at IS NULL;";
+
+    public const string DropDirtyRowIndex = "DROP INDEX IF EXISTS ix_migration_dirty_rows_open;";
 }

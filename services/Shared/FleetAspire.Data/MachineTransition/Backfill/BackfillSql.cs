@@ -12,14 +12,23 @@ internal static class BackfillSql
     /// <summary>Dotted-quad IPv4 without leading zeros: the same rule as the APIs' input validation.</summary>
     public const string Ipv4Pattern = @"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$";
 
-    private const string Dirty = """
-        INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
-        SELECT class, entity, entity_id, detail FROM found
-        ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL
+    /// <summary>
+    /// Records what the batch found dirty, and resolves earlier reports on its rows that are clean now (a later write
+    /// fixed them, or a race was read mid-way): quarantine lasts exactly as long as the data is dirty.
+    /// </summary>
+    private static string DirtyReport(string table, string idText) => $"""
+        dirty AS (
+            INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
+            SELECT class, entity, entity_id, detail FROM found
+            ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+        cleaned AS (
+            UPDATE migration_dirty_rows d SET resolved_at = now()
+            WHERE d.entity = '{table}' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT {idText} FROM src s)
+              AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
         """;
 
     /// <summary>Pool rows → hetzner machines (launching/ready). A row still waiting for its provider id is skipped, not dirty.</summary>
-    public const string ParkedMachines = $$"""
+    public static readonly string ParkedMachines = $$"""
         WITH src AS (SELECT * FROM parked_machines WHERE {source} FOR UPDATE),
         valid AS (SELECT * FROM src WHERE machine_id IS NOT NULL AND ipv4 ~ '{{Ipv4Pattern}}'),
         upserted AS (
@@ -34,7 +43,7 @@ internal static class BackfillSql
         found (class, entity, entity_id, detail) AS (
             SELECT 'invalid-ipv4', 'parked_machines', id, 'ipv4 is not a dotted quad'
             FROM src WHERE machine_id IS NOT NULL AND ipv4 IS NOT NULL AND NOT ipv4 ~ '{{Ipv4Pattern}}'),
-        dirty AS ({{Dirty}})
+        {{DirtyReport("parked_machines", "s.id")}}
         SELECT count(*), max(id) FROM src
         """;
 
@@ -43,7 +52,7 @@ internal static class BackfillSql
     /// machine id without a type, a provider id held by two agents, an invalid ipv4; two agents on one ipv4 are
     /// reported but still migrated. An agent without a machine has its relation cleared (a release since the copy).
     /// </summary>
-    public const string PoolAgents = $$"""
+    public static readonly string PoolAgents = $$"""
         WITH src AS (SELECT ctid AS row_ctid, * FROM agents WHERE {source} FOR UPDATE),
         held AS (
             -- Scalar subqueries, not EXISTS: they probe the index per batch row, where a semi-join would hash the
@@ -75,7 +84,7 @@ internal static class BackfillSql
             UNION ALL SELECT 'duplicate-ipv4', 'agents', s.id, 'ipv4 ' || s.machine_ipv4 || ' is used by another agent too'
                 FROM src s WHERE s.machine_ipv4 IS NOT NULL
                   AND (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = s.machine_ipv4) > 1),
-        dirty AS ({{Dirty}})
+        {{DirtyReport("agents", "s.id")}}
         SELECT count(*), max(id) FROM src
         """;
 
@@ -83,7 +92,7 @@ internal static class BackfillSql
     /// Custom machines → custom machines with their owner, and the relation of their agent when the agent really
     /// holds them (same id, ipv4 and key). A dangling or inconsistent current agent is reported and left unlinked.
     /// </summary>
-    public const string CustomMachines = $$"""
+    public static readonly string CustomMachines = $$"""
         WITH src AS (SELECT * FROM custom_machines WHERE {source} FOR UPDATE),
         valid AS (SELECT * FROM src WHERE ipv4 ~ '{{Ipv4Pattern}}'),
         upserted AS (
@@ -110,7 +119,7 @@ internal static class BackfillSql
                 FROM valid v WHERE v.current_agent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = v.current_agent_id)
             UNION ALL SELECT 'agent-fields-differ', 'custom_machines', h.machine_id, 'agent ' || h.agent_id || ' holds different machine fields'
                 FROM holder h WHERE NOT h.consistent),
-        dirty AS ({{Dirty}})
+        {{DirtyReport("custom_machines", "s.id")}}
         SELECT count(*), max(id) FROM src
         """;
 
@@ -133,7 +142,7 @@ internal static class BackfillSql
         found (class, entity, entity_id, detail) AS (
             SELECT '{{orphanClass}}', '{{table}}', {{idText}}, 'machine id ' || s.machine_id || ' matches no machine'
             FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),
-        dirty AS ({{Dirty}})
+        {{DirtyReport(table, idText)}}
         SELECT count(*), max(id)::text FROM src
         """;
 
@@ -148,5 +157,23 @@ internal static class BackfillSql
                 AND NOT EXISTS (SELECT 1 FROM parked_machines p WHERE p.machine_id = m.legacy_id)
                 AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id = m.legacy_id))
             OR (m.type = 'custom' AND NOT EXISTS (SELECT 1 FROM custom_machines c WHERE c.id = m.legacy_id)))
+        """;
+
+    /// <summary>
+    /// The copy pass's last step: machines whose legacy source no longer exists (a pool server released or retired, a
+    /// custom machine deleted, while a phase before this run was dual-writing) are removed, a keyset batch at a time.
+    /// Anything that re-creates a source meanwhile is in the change log and re-copied by the catch-up.
+    /// </summary>
+    public const string PruneVanished = """
+        WITH src AS (SELECT id, type, legacy_id FROM machines WHERE {source} FOR UPDATE),
+        gone AS (
+            DELETE FROM machines m USING src s
+            WHERE m.id = s.id
+              AND ((s.type = 'hetzner'
+                    AND NOT EXISTS (SELECT 1 FROM parked_machines p WHERE p.machine_id = s.legacy_id)
+                    AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id = s.legacy_id))
+                OR (s.type = 'custom' AND NOT EXISTS (SELECT 1 FROM custom_machines c WHERE c.id = s.legacy_id)))
+            RETURNING 1)
+        SELECT count(*), max(id) FROM src
         """;
 }

@@ -56,6 +56,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
         ("custom_machines", "custom_machines", BackfillSql.CustomMachines, false),
         ("machine_snapshots", "machine_snapshots", BackfillSql.Snapshots, false),
         ("machine_health_checks", "machine_health_checks", BackfillSql.HealthChecks, true),
+        ("machines", "machines", BackfillSql.PruneVanished, false),
     ];
 
     private const string CatchUpStep = "catch_up";
@@ -81,12 +82,25 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             INSERT INTO migration_backfill (id, state, step, cursor_id, change_cursor_txid, change_cursor_id, rows_done, rows_total, started_at, updated_at, finished_at, error)
             VALUES (1, 'running', 'parked_machines', '', txid_snapshot_xmin(txid_current_snapshot()), 0, 0,
                     (SELECT count(*) FROM parked_machines) + (SELECT count(*) FROM agents) + (SELECT count(*) FROM custom_machines)
-                    + (SELECT count(*) FROM machine_snapshots) + (SELECT count(*) FROM machine_health_checks),
+                    + (SELECT count(*) FROM machine_snapshots) + (SELECT count(*) FROM machine_health_checks) + (SELECT count(*) FROM machines),
                     now(), now(), NULL, NULL)
             ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, step = EXCLUDED.step, cursor_id = '',
                 change_cursor_txid = EXCLUDED.change_cursor_txid, change_cursor_id = 0,
                 rows_done = 0, rows_total = EXCLUDED.rows_total, started_at = now(), updated_at = now(), finished_at = NULL, error = NULL
             """, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Reopens the catch-up of a finished run from where it stopped, for legacy writes made after it finished (before
+    /// every instance dual-writes, or by old code). Nothing is copied twice; a run that is not done is left alone.
+    /// </summary>
+    public async Task CatchUpAgainAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            $"UPDATE migration_backfill SET state = 'running', step = '{CatchUpStep}', finished_at = NULL, updated_at = now() WHERE id = 1 AND state = 'done'",
+            connection);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

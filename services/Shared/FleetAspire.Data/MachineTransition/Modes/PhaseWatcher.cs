@@ -15,6 +15,7 @@ public sealed partial class PhaseWatcher(
     IHostApplicationLifetime lifetime, ILogger<PhaseWatcher> logger) : BackgroundService
 {
     private bool _ready;
+    private long _acknowledged;
 
     /// <summary>
     /// Before the service serves: the pin checked (or seeded) and the phase read. With the database unreachable the
@@ -53,6 +54,7 @@ public sealed partial class PhaseWatcher(
 
         cache.Update(await store.ReadAsync(cancellationToken));
         await store.HeartbeatAsync(instance, cache.Current.Epoch, options.Value.InstanceTtl, cancellationToken);
+        _acknowledged = cache.Current.Epoch;
         LogStarted(logger, instance.Service, cache.Current.Phase.ToString(), cache.Current.Epoch);
         _ready = true;
     }
@@ -81,19 +83,20 @@ public sealed partial class PhaseWatcher(
                     continue;
                 }
 
-                var before = cache.Current.Epoch;
                 cache.Update(await store.ReadAsync(stoppingToken));
                 var now = cache.Current;
-                if (now.Epoch != before)
-                {
-                    LogFollowed(logger, now.Phase.ToString(), now.Epoch);
-                }
-
-                // Acknowledge a new epoch at once; otherwise heartbeat at the usual pace.
-                if (now.Epoch != before || DateTimeOffset.UtcNow >= nextHeartbeat)
+                // Acknowledge a new epoch at once (a write may have moved the cache already, so compare with what was
+                // last acknowledged, not with the cache); otherwise heartbeat at the usual pace.
+                var newEpoch = now.Epoch != _acknowledged;
+                if (newEpoch || DateTimeOffset.UtcNow >= nextHeartbeat)
                 {
                     await store.HeartbeatAsync(instance, now.Epoch, options.Value.InstanceTtl, stoppingToken);
                     nextHeartbeat = DateTimeOffset.UtcNow + options.Value.HeartbeatInterval;
+                    _acknowledged = now.Epoch;
+                    if (newEpoch)
+                    {
+                        LogFollowed(logger, now.Phase.ToString(), now.Epoch);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -104,6 +107,37 @@ public sealed partial class PhaseWatcher(
             {
                 // The database is away: writes fail on their own (503); the phase is re-read when it is back.
                 LogReadFailed(logger, ex.GetType().Name);
+            }
+
+            await WaitForFlipAsync(stoppingToken);
+        }
+
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync();
+        }
+    }
+
+    private NpgsqlConnection? _listener;
+
+    /// <summary>Until a flip is notified or the poll interval passes (the poll covers a lost notification).</summary>
+    private async Task WaitForFlipAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            _listener ??= await store.ListenAsync(stoppingToken);
+            await _listener.WaitAsync(options.Value.PollInterval, stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // The listening connection broke: poll until a new one can be opened.
+            if (_listener is not null)
+            {
+                await _listener.DisposeAsync();
+                _listener = null;
             }
 
             await Task.Delay(options.Value.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

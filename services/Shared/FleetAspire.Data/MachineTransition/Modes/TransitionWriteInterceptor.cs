@@ -23,9 +23,12 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
     private readonly ConditionalWeakTable<DbTransaction, TransitionMode> _modes = new();
     private readonly string _writer = "fleetaspire/" + instance.Service;
 
+    // Two statements in one round trip: the epoch must be read by a statement that starts after the lock is held.
+    // Read in the locking statement itself, it would come from that statement's snapshot, taken before the lock
+    // wait — the epoch a flip that committed meanwhile has just replaced.
     private static readonly string FenceSql =
-        $"SELECT set_config('fleet.writer', @writer, true), pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}), " +
-        "(SELECT epoch FROM migration_phase WHERE id = 1)";
+        $"SELECT set_config('fleet.writer', @writer, true), pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}); " +
+        "SELECT epoch FROM migration_phase WHERE id = 1";
 
     public ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result,
         CancellationToken cancellationToken = default)
@@ -46,8 +49,9 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         long epoch;
         await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
         {
+            await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            epoch = reader.GetInt64(2);
+            epoch = reader.GetInt64(0);
         }
 
         _modes.AddOrUpdate(result, await resolver.ForLockedEpochAsync(epoch, cancellationToken));

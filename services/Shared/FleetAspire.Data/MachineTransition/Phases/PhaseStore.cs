@@ -24,6 +24,9 @@ public sealed record PhaseHistoryEntry(long Id, DateTimeOffset At, string Actor,
 public sealed class PhaseStore(NpgsqlDataSource dataSource)
 {
     public const long FenceLockKey = 0x7068617365000000; // "phase"
+
+    /// <summary>Notified in every flip's transaction (delivered at commit): instances re-read at once instead of at the next poll.</summary>
+    public const string Channel = "fleet_phase";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public async Task<PhaseState> ReadAsync(CancellationToken cancellationToken)
@@ -75,6 +78,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
         }
 
         await AuditAsync(connection, tx, actor, current.Phase, target, current.Epoch, current.Epoch + 1, "flipped", forced, reason, gates, cancellationToken);
+        await NotifyAsync(connection, tx, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return await ReadAsync(cancellationToken);
     }
@@ -123,8 +127,24 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
 
         await AuditAsync(connection, tx, actor, current.Phase, pin, current.Epoch, current.Epoch + 1, "seeded", false,
             "phase pinned in local development configuration", [], cancellationToken);
+        await NotifyAsync(connection, tx, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return true;
+    }
+
+    /// <summary>A connection listening for flips; <see cref="NpgsqlConnection.WaitAsync(TimeSpan, CancellationToken)"/> wakes on one.</summary>
+    public async Task<NpgsqlConnection> ListenAsync(CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var listen = new NpgsqlCommand($"LISTEN {Channel}", connection);
+        await listen.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    private static async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
+    {
+        await using var notify = new NpgsqlCommand($"NOTIFY {Channel}", connection, tx);
+        await notify.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>Registers or refreshes an instance with the epoch it runs; the acknowledgement time moves only with the epoch.</summary>

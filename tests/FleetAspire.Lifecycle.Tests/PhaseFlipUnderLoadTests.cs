@@ -1,0 +1,219 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using FleetAspire.Agents.Apis;
+using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Verification;
+using FleetAspire.Machines.Apis;
+using FleetAspire.Migration.Apis;
+using FleetAspire.Testing;
+using Npgsql;
+
+namespace FleetAspire.Lifecycle.Tests;
+
+/// <summary>
+/// Two replicas of the agents and machines services, 32 concurrent writers, and the phase flipped back and forth
+/// between <c>Legacy</c> and <c>DualWrite</c> underneath them.
+/// </summary>
+[Collection(LifecycleCollection.Name)]
+public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private const int Writers = 32;
+    private const int AgentsPerWriter = 12;
+
+    [Fact]
+    public async Task Flips_under_32_writers_on_two_replicas_lose_no_write_cause_no_500_and_leave_both_representations_agreeing()
+    {
+        var rabbit = await TestRabbitMq.GetAsync();
+        var database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync("flipload");
+        var vhost = await rabbit.CreateVirtualHostAsync("flipload");
+        await ExecuteAsync(database, $"""
+            INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at)
+            SELECT 'pm_' || i, (40000000 + i)::text, 'pool-' || i, '10.40.' || (i / 250) || '.' || (i % 250), 'ready', 'key-' || md5(i::text),
+                   now() - interval '1 hour' + i * interval '1 ms', now()
+            FROM generate_series(1, 5000) i;
+            INSERT INTO agents (id, name, user_id, status, created_at, updated_at)
+            SELECT 'agt_' || w || '_' || i, 'load', 'w' || w, 'idle', now(), now()
+            FROM generate_series(0, {Writers - 1}) w, generate_series(0, {AgentsPerWriter - 1}) i;
+            """);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Pool:ReconcilerEnabled"] = "false",
+            ["HealthChecks:SweeperEnabled"] = "false",
+            ["MachineTransition:PollInterval"] = "00:00:00.200",
+        };
+        await using var agentsA = new FleetServiceFactory<AgentResponse>(database, vhost, settings);
+        await using var agentsB = new FleetServiceFactory<AgentResponse>(database, vhost, settings);
+        await using var machinesA = new FleetServiceFactory<CustomMachineResponse>(database, vhost, settings);
+        await using var machinesB = new FleetServiceFactory<CustomMachineResponse>(database, vhost, settings);
+        await using var control = new FleetServiceFactory<MigrationStatus>(database, amqpUri: null, new Dictionary<string, string?>
+        {
+            ["Backfill:Pause"] = "00:00:00",
+            ["Verification:IncrementalInterval"] = "00:00:00",
+        });
+        _ = agentsA.Server;
+        _ = agentsB.Server;
+        _ = machinesA.Server;
+        _ = machinesB.Server;
+        using var ops = control.ClientFor(TestTokens.Operator());
+        await AllAcknowledgedAsync(database, expectedInstances: 4);
+
+        var statuses = new ConcurrentDictionary<int, int>();
+        var writers = Enumerable.Range(0, Writers).Select(w => new Writer(w,
+            agentsA.ClientFor(TestTokens.User($"w{w}")), agentsB.ClientFor(TestTokens.User($"w{w}")),
+            machinesA.ClientFor(TestTokens.User($"w{w}")), machinesB.ClientFor(TestTokens.User($"w{w}")), statuses)).ToList();
+        using var stop = new CancellationTokenSource();
+        var load = writers.Select(writer => Task.Run(() => writer.RunAsync(stop.Token))).ToArray();
+
+        // Forward and back and forward again while they write; each flip once every instance runs the current epoch.
+        var followTimes = new List<TimeSpan>();
+        foreach (var target in new[] { "DualWrite", "Legacy", "DualWrite", "Legacy", "DualWrite" })
+        {
+            await Eventually.TrueAsync(() => Task.FromResult(writers.Sum(x => x.Succeeded) > 0), TimeSpan.FromSeconds(10), "writers made no progress");
+            var before = writers.Sum(x => x.Succeeded);
+            var flip = await ops.PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest(target, "load test", false));
+            Assert.Equal(HttpStatusCode.OK, flip.StatusCode);
+            var flippedAt = DateTimeOffset.UtcNow;
+            await AllAcknowledgedAsync(database, expectedInstances: 4);
+            followTimes.Add(DateTimeOffset.UtcNow - flippedAt);
+            // Let writes land in this phase before the next flip.
+            await Eventually.TrueAsync(() => Task.FromResult(writers.Sum(x => x.Succeeded) > before + 200), TimeSpan.FromSeconds(30),
+                $"writes stalled in {target}");
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+        output.WriteLine($"statuses: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}={s.Value}"))}; " +
+                         $"acknowledged flips in {string.Join(", ", followTimes.Select(t => $"{t.TotalMilliseconds:0} ms"))}");
+
+        // Writes from the Legacy periods reach Machine through a backfill started now (every instance dual-writes).
+        (await ops.PostAsync("/api/migration/backfill/start", null)).EnsureSuccessStatusCode();
+        await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill.State == BackfillStates.Done,
+            TimeSpan.FromSeconds(60), "the backfill did not finish");
+        var verification = await (await ops.PostAsync("/api/migration/verify", null)).Content.ReadFromJsonAsync<VerificationSummary>();
+
+        Assert.DoesNotContain(statuses.Keys, s => s >= 500);
+        Assert.All(followTimes, t => Assert.True(t < TimeSpan.FromSeconds(2), $"an acknowledgement took {t.TotalMilliseconds:0} ms"));
+        Assert.True(writers.Sum(x => x.Succeeded) > 500, "too little load to mean anything");
+        // Every write a client got a success for is there: each writer owns its agents and machines, so its own
+        // record of the last success is the truth.
+        foreach (var writer in writers)
+        {
+            foreach (var (agent, machine) in writer.AgentMachines)
+            {
+                Assert.Equal(machine, await StringAsync(database, "SELECT machine_id FROM agents WHERE id = @id", agent));
+            }
+
+            foreach (var custom in writer.CustomMachines)
+            {
+                Assert.Equal(custom, await StringAsync(database, "SELECT id FROM custom_machines WHERE id = @id", custom));
+            }
+        }
+
+        Assert.True(verification!.Clean, "divergences: " + string.Join(", ", verification.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
+    }
+
+    /// <summary>Read from the registry directly: the control API's own latency under this load is not the services'.</summary>
+    private static async Task AllAcknowledgedAsync(string database, int expectedInstances) =>
+        await Eventually.TrueAsync(async () => await StringAsync(database, """
+                SELECT count(*) FILTER (WHERE epoch = (SELECT epoch FROM migration_phase))::text FROM migration_instances
+                WHERE expires_at > now() AND service <> @id
+                """, "-") == expectedInstances.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            TimeSpan.FromSeconds(10), "not every instance acknowledged the current epoch");
+
+    /// <summary>One client: claims, releases, registers and assigns on its own agents, alternating replicas.</summary>
+    private sealed class Writer(int index, HttpClient agentsA, HttpClient agentsB, HttpClient machinesA, HttpClient machinesB, ConcurrentDictionary<int, int> statuses)
+    {
+        private readonly Random _random = new(index);
+        private int _calls;
+        public Dictionary<string, string?> AgentMachines { get; } =
+            Enumerable.Range(0, AgentsPerWriter).ToDictionary(i => $"agt_{index}_{i}", _ => (string?)null);
+        public List<string> CustomMachines { get; } = [];
+        private readonly List<string> _freeCustom = [];
+        private int _succeeded;
+        public int Succeeded => Volatile.Read(ref _succeeded);
+
+        public async Task RunAsync(CancellationToken stop)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var agents = _calls++ % 2 == 0 ? agentsA : agentsB;
+                var machines = _calls % 2 == 0 ? machinesA : machinesB;
+                var idle = AgentMachines.Where(a => a.Value is null).Select(a => a.Key).ToList();
+                var holdingPool = AgentMachines.Where(a => a.Value is { } m && !m.StartsWith("cm", StringComparison.Ordinal)).Select(a => a.Key).ToList();
+                var roll = _random.Next(100);
+                if (roll < 35 && idle.Count > 0)
+                {
+                    var agent = idle[_random.Next(idle.Count)];
+                    using var response = await agents.PostAsync($"/api/agents/{agent}/claim", null, CancellationToken.None);
+                    if (Record(response.StatusCode))
+                    {
+                        AgentMachines[agent] = (await response.Content.ReadFromJsonAsync<AgentResponse>(CancellationToken.None))!.MachineId;
+                    }
+                }
+                else if (roll < 60 && holdingPool.Count > 0)
+                {
+                    var agent = holdingPool[_random.Next(holdingPool.Count)];
+                    using var response = await agents.PostAsync($"/api/agents/{agent}/release", null, CancellationToken.None);
+                    if (Record(response.StatusCode))
+                    {
+                        AgentMachines[agent] = null;
+                    }
+                }
+                else if (roll < 80 || _freeCustom.Count == 0 || idle.Count == 0)
+                {
+                    var n = CustomMachines.Count;
+                    using var response = await machines.PostAsJsonAsync("/api/machines/custom",
+                        new { ipv4 = $"172.{16 + index % 16}.{index}.{n % 250}", port = 2000 + n, sharedKey = $"load-key-{index}-{n}-0123456789" },
+                        CancellationToken.None);
+                    if (Record(response.StatusCode))
+                    {
+                        var id = (await response.Content.ReadFromJsonAsync<CustomMachineResponse>(CancellationToken.None))!.Id;
+                        CustomMachines.Add(id);
+                        _freeCustom.Add(id);
+                    }
+                }
+                else
+                {
+                    var machine = _freeCustom[_random.Next(_freeCustom.Count)];
+                    var agent = idle[_random.Next(idle.Count)];
+                    using var response = await machines.PostAsJsonAsync($"/api/machines/custom/{machine}/assign", new { agentId = agent }, CancellationToken.None);
+                    if (Record(response.StatusCode))
+                    {
+                        AgentMachines[agent] = machine;
+                        _freeCustom.Remove(machine);
+                    }
+                }
+            }
+        }
+
+        private bool Record(HttpStatusCode status)
+        {
+            statuses.AddOrUpdate((int)status, 1, (_, n) => n + 1);
+            if ((int)status is >= 200 and < 300)
+            {
+                Interlocked.Increment(ref _succeeded);
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    private static async Task ExecuteAsync(string database, string sql)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 120 };
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<string?> StringAsync(string database, string sql, string id)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("id", id);
+        return await command.ExecuteScalarAsync() as string;
+    }
+}
