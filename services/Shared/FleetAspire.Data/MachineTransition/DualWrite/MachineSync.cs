@@ -37,6 +37,9 @@ public static class MachineSync
             batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
         }
 
+        // Prepared: these statements are large, and planning them costs more than running them (measured 4.9 ms
+        // planning against 1.6 ms execution for a claim). Once per physical connection, then a lookup.
+        await batch.PrepareAsync(cancellationToken);
         await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -46,6 +46,7 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
     {
         await using var fence = new NpgsqlCommand(FenceSql, (NpgsqlConnection)connection, (NpgsqlTransaction)result);
         fence.Parameters.AddWithValue("writer", _writer);
+        await fence.PrepareAsync(cancellationToken);
         long epoch;
         await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
         {
