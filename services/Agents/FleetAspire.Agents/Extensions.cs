@@ -1,6 +1,7 @@
 using FleetAspire.Names;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Agents.Application;
+using FleetAspire.Agents.MachineTransition;
 using FleetAspire.Agents.Consumers;
 using MassTransit;
 using FleetAspire.Data;
@@ -18,6 +19,9 @@ internal static class Extensions
         builder.AddFleetMessaging(AddEventBusSubscriptions);
         builder.Services.AddScoped<AgentService>();
         builder.Services.AddScoped<PoolClaims>();
+        builder.Services.AddScoped<MachineAgentMachineStore>();
+        builder.Services.AddScoped<LegacyAgentMachineStore>();
+        builder.Services.AddScoped<AgentMachineStores>();
     }
 
     /// <summary>Every event the agents service reacts to.</summary>

@@ -1,3 +1,4 @@
+using FleetAspire.Agents.Application;
 using FleetAspire.Data.Entities;
 
 namespace FleetAspire.Agents.Apis;
@@ -5,7 +6,10 @@ namespace FleetAspire.Agents.Apis;
 public sealed record CreateAgentRequest(string? Name);
 
 /// <summary>
-/// The agent as clients see it. Never carries the sharedKey: that is only in <see cref="ConnectionInfoResponse"/>.
+/// The agent as clients see it, the same shape in every migration phase. Never carries the sharedKey: that is only in
+/// <see cref="ConnectionInfoResponse"/>. <c>machineId</c>, <c>machineIpv4</c> and <c>machineType</c> keep their old
+/// meaning (provider id or custom machine id) for old clients, with values from the authoritative side; new clients
+/// read <see cref="Machine"/> (the README says which fields to move off).
 /// </summary>
 public sealed record AgentResponse(
     string Id,
@@ -15,12 +19,18 @@ public sealed record AgentResponse(
     string? MachineId,
     string? MachineIpv4,
     string? MachineType,
+    AgentMachineResponse? Machine,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
-    public static AgentResponse From(Agent a) =>
-        new(a.Id, a.Name, a.UserId, a.Status, a.MachineId, a.MachineIpv4, a.MachineType, a.CreatedAt, a.UpdatedAt);
+    public static AgentResponse From(Agent a, AgentMachine? m) =>
+        new(a.Id, a.Name, a.UserId, a.Status, m?.LegacyId, m?.Ipv4, m?.Type,
+            m is null ? null : new AgentMachineResponse(m.Id, m.Type, m.ProviderId, m.Ipv4, m.Port, m.Status),
+            a.CreatedAt, a.UpdatedAt);
 }
+
+/// <summary>The machine an agent holds. <c>Id</c> is the Machine id; <c>ProviderId</c> the cloud server id (pool machines).</summary>
+public sealed record AgentMachineResponse(string? Id, string? Type, string? ProviderId, string? Ipv4, int Port, string Status);
 
 /// <summary>How the owner's tooling reaches the agent's machine. The only response that holds the sharedKey.</summary>
 public sealed record ConnectionInfoResponse(string Ipv4, int Port, string SharedKey);

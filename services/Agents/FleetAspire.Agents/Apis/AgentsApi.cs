@@ -36,7 +36,7 @@ public static class AgentsApi
         }
 
         var agent = await agents.CreateAsync(http.User.UserId(), request!.Name!, cancellationToken);
-        return TypedResults.Created($"/api/agents/{agent.Id}", AgentResponse.From(agent));
+        return TypedResults.Created($"/api/agents/{agent.Id}", AgentResponse.From(agent, null));
     }
 
     public static async Task<Results<Ok<PageResponse<AgentResponse>>, ValidationProblem>> ListAgents(
@@ -66,7 +66,7 @@ public static class AgentsApi
         string id, HttpContext http, AgentService agents, CancellationToken cancellationToken)
     {
         var agent = InputRules.IsPlausibleId(id) ? await agents.FindVisibleAsync(http.User, id, cancellationToken) : null;
-        return agent is null ? AgentNotFound(id) : TypedResults.Ok(AgentResponse.From(agent));
+        return agent is null ? AgentNotFound(id) : TypedResults.Ok(await agents.ResponseAsync(agent, cancellationToken));
     }
 
     /// <summary>204 when the agent had no machine; 202 when its final snapshot must be taken first.</summary>
@@ -83,7 +83,7 @@ public static class AgentsApi
     }
 
     public static async Task<Results<Ok<AgentResponse>, ProblemHttpResult>> ClaimMachine(
-        string id, HttpContext http, PoolClaims claims, CancellationToken cancellationToken)
+        string id, HttpContext http, PoolClaims claims, AgentService agents, CancellationToken cancellationToken)
     {
         if (!InputRules.IsPlausibleId(id))
         {
@@ -93,7 +93,7 @@ public static class AgentsApi
         var (outcome, agent) = await claims.ClaimAsync(http.User, id, cancellationToken);
         return outcome switch
         {
-            ClaimOutcome.Claimed => TypedResults.Ok(AgentResponse.From(agent!)),
+            ClaimOutcome.Claimed => TypedResults.Ok(await agents.ResponseAsync(agent!, cancellationToken)),
             ClaimOutcome.AgentHasMachine => Conflict("Agent already has a machine", $"Agent '{id}' holds machine '{agent!.MachineId}'. Release it first."),
             ClaimOutcome.PoolEmpty => Conflict("Pool is empty", "No ready pool machine is available. Retry later or raise the pool target."),
             _ => AgentNotFound(id),
@@ -111,7 +111,7 @@ public static class AgentsApi
         var (outcome, agent) = await claims.ReleaseAsync(http.User, id, cancellationToken);
         return outcome switch
         {
-            ReleaseOutcome.Released => TypedResults.Ok(AgentResponse.From(agent!)),
+            ReleaseOutcome.Released => TypedResults.Ok(AgentResponse.From(agent!, null)),
             ReleaseOutcome.NoMachine => Conflict("Agent has no machine", $"Agent '{id}' holds no machine to release."),
             ReleaseOutcome.AgentDeleting => Conflict("Agent is being deleted", $"Agent '{id}' is being deleted; its machine is released after the final snapshot."),
             _ => AgentNotFound(id),

@@ -1,3 +1,4 @@
+using FleetAspire.Agents.MachineTransition;
 using System.Security.Claims;
 using FleetAspire.Agents.Apis;
 using FleetAspire.Contracts.Agents;
@@ -22,7 +23,7 @@ public enum DeleteOutcome
 }
 
 /// <summary>Agent lifecycle: create, read, list, delete. Ownership is checked here, once, for every read and write.</summary>
-public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time)
+public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time, AgentMachineStores stores)
 {
     public async Task<Agent> CreateAsync(string userId, string name, CancellationToken cancellationToken)
     {
@@ -45,6 +46,13 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     public Task<Agent?> FindVisibleAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken) =>
         Visible(caller).AsNoTracking().FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
 
+    /// <summary>The response for one agent, its machine read from the side the migration phase names authoritative.</summary>
+    public async Task<AgentResponse> ResponseAsync(Agent agent, CancellationToken cancellationToken)
+    {
+        var held = await (await stores.CurrentAsync()).ForAgentsAsync([agent.Id], cancellationToken);
+        return AgentResponse.From(agent, held.GetValueOrDefault(agent.Id));
+    }
+
     public async Task<PageResponse<AgentResponse>> ListAsync(
         ClaimsPrincipal caller, string? ownerFilter, string? machineType, string? after, int limit, CancellationToken cancellationToken)
     {
@@ -54,9 +62,10 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
             query = query.Where(a => a.UserId == ownerFilter);
         }
 
+        var machines = await stores.CurrentAsync();
         if (machineType is not null)
         {
-            query = query.Where(a => a.MachineType == machineType);
+            query = machines.WhereMachineType(query, machineType);
         }
 
         if (after is not null)
@@ -66,7 +75,9 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
 
         // One row more than asked tells whether another page exists without a count query.
         var rows = await query.OrderBy(a => a.Id).Take(limit + 1).ToListAsync(cancellationToken);
-        var items = rows.Take(limit).Select(AgentResponse.From).ToList();
+        var page = rows.Take(limit).ToList();
+        var held = await machines.ForAgentsAsync(page.Select(a => a.Id).ToList(), cancellationToken);
+        var items = page.Select(a => AgentResponse.From(a, held.GetValueOrDefault(a.Id))).ToList();
         return new PageResponse<AgentResponse>(items, rows.Count > limit ? items[^1].Id : null);
     }
 

@@ -1,3 +1,4 @@
+using FleetAspire.Agents.MachineTransition;
 using Microsoft.EntityFrameworkCore.Storage;
 using System.Diagnostics;
 using System.Security.Claims;
@@ -36,7 +37,7 @@ public enum ClaimOutcome
 /// Claim and release of pool machines. Both touch the pool row and the agent, so both run here, in the calling
 /// service, in one transaction on the shared database (docs/adr/0002); the consequences go out as events.
 /// </summary>
-public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvider time)
+public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvider time, AgentMachineStores stores)
 {
     private static readonly ActivitySource Activity = new(TelemetryNames.ActivitySource);
 
@@ -179,21 +180,12 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
     public async Task<(bool Visible, ConnectionDetails? Details)> ConnectionInfoAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
         var userId = caller.UserId();
-        var agent = await db.Agents.AsNoTracking().FirstOrDefaultAsync(a => a.Id == agentId && a.UserId == userId, cancellationToken);
-        if (agent is null)
+        if (!await db.Agents.AnyAsync(a => a.Id == agentId && a.UserId == userId, cancellationToken))
         {
             return (false, null);
         }
 
-        if (agent.MachineId is null || agent.MachineIpv4 is null || agent.MachineSharedKey is null)
-        {
-            return (true, null);
-        }
-
-        var port = agent.MachineType == MachineTypes.Custom
-            ? await db.CustomMachines.Where(c => c.Id == agent.MachineId).Select(c => (int?)c.Port).FirstOrDefaultAsync(cancellationToken)
-            : null;
-        return (true, new ConnectionDetails(agent.MachineIpv4, port ?? CustomMachine.DefaultPort, agent.MachineSharedKey));
+        return (true, await (await stores.CurrentAsync()).ConnectionAsync(agentId, cancellationToken));
     }
 }
 

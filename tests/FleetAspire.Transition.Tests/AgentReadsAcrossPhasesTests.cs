@@ -1,0 +1,109 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using FleetAspire.Data.MachineTransition.Phases;
+
+namespace FleetAspire.Transition.Tests;
+
+/// <summary>
+/// The agents API reads from the side each phase names authoritative and answers the same in every phase. The data
+/// is written in DualWrite (both sides complete), then the phase is set directly and every read compared.
+/// </summary>
+public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixture<PhaseFleet>
+{
+    private static readonly string[] AgentFields =
+        ["id", "name", "userId", "status", "machineId", "machineIpv4", "machineType", "machine", "createdAt", "updatedAt"];
+    private static readonly string[] MachineFields = ["id", "type", "providerId", "ipv4", "port", "status"];
+
+    private static (string Pool, string Custom, string Idle)? _agents;
+    private static readonly SemaphoreSlim Setup = new(1, 1);
+
+    private async Task<(string Pool, string Custom, string Idle)> AgentsAsync()
+    {
+        await Setup.WaitAsync();
+        try
+        {
+            if (_agents is { } done && await fleet.ScalarAsync("SELECT count(*) FROM agents WHERE id = @id", ("id", done.Pool)) == 1)
+            {
+                return done;
+            }
+
+            await SetPhaseAsync(TransitionPhase.DualWrite);
+            var pool = await fleet.AgentWithPoolMachineAsync("reader");
+            var (machine, _) = await fleet.RegisterMachineAsync("reader", port: 2222);
+            var custom = await fleet.CreateAgentAsync("reader");
+            using var machines = fleet.MachinesAs(TestTokens.User("reader"));
+            (await machines.PostAsJsonAsync($"/api/machines/custom/{machine.Id}/assign", new { agentId = custom.Id })).EnsureSuccessStatusCode();
+            var idle = await fleet.CreateAgentAsync("reader");
+            _agents = (pool.Id, custom.Id, idle.Id);
+            return _agents.Value;
+        }
+        finally
+        {
+            Setup.Release();
+        }
+    }
+
+    /// <summary>Sets the stored phase (no gates: this build's gates keep MachineRead/MachineOnly closed) and waits for the agents service.</summary>
+    private async Task SetPhaseAsync(TransitionPhase phase)
+    {
+        await fleet.ExecuteAsync($"UPDATE migration_phase SET phase = '{phase}', epoch = epoch + 1, since = now() WHERE id = 1 AND phase <> '{phase}'; NOTIFY fleet_phase;");
+        var epoch = await fleet.ScalarAsync("SELECT epoch FROM migration_phase");
+        await Eventually.TrueAsync(async () => await fleet.ScalarAsync(
+                "SELECT count(*) FROM migration_instances WHERE expires_at > now() AND epoch <> @e", ("e", epoch)) == 0,
+            TimeSpan.FromSeconds(5), $"the services did not follow to {phase}");
+    }
+
+    private async Task<string> ReadAllAsync((string Pool, string Custom, string Idle) agents)
+    {
+        using var client = fleet.AgentsAs(TestTokens.User("reader"));
+        var reads = new List<string>();
+        foreach (var id in new[] { agents.Pool, agents.Custom, agents.Idle })
+        {
+            reads.Add(await client.GetStringAsync($"/api/agents/{id}"));
+        }
+
+        reads.Add(await client.GetStringAsync("/api/agents?limit=10"));
+        reads.Add(await client.GetStringAsync("/api/agents?machineType=custom"));
+        reads.Add(await client.GetStringAsync("/api/agents?machineType=hetzner"));
+        reads.Add(await client.GetStringAsync($"/api/agents/{agents.Pool}/connection"));
+        reads.Add(await client.GetStringAsync($"/api/agents/{agents.Custom}/connection"));
+        return string.Join("\n", reads);
+    }
+
+    [Theory]
+    [InlineData(TransitionPhase.Legacy)]
+    [InlineData(TransitionPhase.DualWrite)]
+    [InlineData(TransitionPhase.MachineRead)]
+    [InlineData(TransitionPhase.MachineOnly)]
+    public async Task Every_agent_read_answers_the_same_in_every_phase(TransitionPhase phase)
+    {
+        var agents = await AgentsAsync();
+        await SetPhaseAsync(TransitionPhase.Legacy);
+        var legacy = await ReadAllAsync(agents);
+
+        await SetPhaseAsync(phase);
+        var read = await ReadAllAsync(agents);
+
+        Assert.Equal(legacy, read);
+        Assert.Contains("\"port\":2222", read, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_agent_json_contract_is_pinned()
+    {
+        var agents = await AgentsAsync();
+        using var client = fleet.AgentsAs(TestTokens.User("reader"));
+        var pool = await client.GetFromJsonAsync<JsonElement>($"/api/agents/{agents.Pool}");
+        var idle = await client.GetFromJsonAsync<JsonElement>($"/api/agents/{agents.Idle}");
+
+        Assert.Equal(AgentFields, pool.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(MachineFields, pool.GetProperty("machine").EnumerateObject().Select(p => p.Name));
+        // Old clients' fields keep their meaning: the provider id, its address, the type.
+        Assert.Equal(pool.GetProperty("machine").GetProperty("providerId").GetString(), pool.GetProperty("machineId").GetString());
+        Assert.Equal(pool.GetProperty("machine").GetProperty("ipv4").GetString(), pool.GetProperty("machineIpv4").GetString());
+        Assert.Equal("hetzner", pool.GetProperty("machineType").GetString());
+        Assert.StartsWith("mh_", pool.GetProperty("machine").GetProperty("id").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, idle.GetProperty("machine").ValueKind);
+        Assert.DoesNotContain("sharedKey", pool.GetRawText(), StringComparison.OrdinalIgnoreCase);
+    }
+}
