@@ -5,7 +5,7 @@ using FleetAspire.Data.MachineTransition.Phases;
 namespace FleetAspire.Transition.Tests;
 
 /// <summary>
-/// The agents API reads from the side each phase names authoritative and answers the same in every phase. The data
+/// The agents API (and snapshots and health checks by machine) reads from the side each phase names authoritative and answers the same in every phase. The data
 /// is written in DualWrite (both sides complete), then the phase is set directly and every read compared.
 /// </summary>
 public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixture<PhaseFleet>
@@ -14,10 +14,10 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
         ["id", "name", "userId", "status", "machineId", "machineIpv4", "machineType", "machine", "createdAt", "updatedAt"];
     private static readonly string[] MachineFields = ["id", "type", "providerId", "ipv4", "port", "status"];
 
-    private static (string Pool, string Custom, string Idle)? _agents;
+    private static (string Pool, string Custom, string Idle, string Provider, string CustomMachine)? _agents;
     private static readonly SemaphoreSlim Setup = new(1, 1);
 
-    private async Task<(string Pool, string Custom, string Idle)> AgentsAsync()
+    private async Task<(string Pool, string Custom, string Idle, string Provider, string CustomMachine)> AgentsAsync()
     {
         await Setup.WaitAsync();
         try
@@ -29,12 +29,16 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
 
             await SetPhaseAsync(TransitionPhase.DualWrite);
             var pool = await fleet.AgentWithPoolMachineAsync("reader");
-            var (machine, _) = await fleet.RegisterMachineAsync("reader", port: 2222);
+            var (machine, key) = await fleet.RegisterMachineAsync("reader", port: 2222);
             var custom = await fleet.CreateAgentAsync("reader");
             using var machines = fleet.MachinesAs(TestTokens.User("reader"));
             (await machines.PostAsJsonAsync($"/api/machines/custom/{machine.Id}/assign", new { agentId = custom.Id })).EnsureSuccessStatusCode();
             var idle = await fleet.CreateAgentAsync("reader");
-            _agents = (pool.Id, custom.Id, idle.Id);
+            // A snapshot of the pool machine and a heartbeat of the custom one: reads "by machine" in every phase.
+            using var snapshots = fleet.SnapshotsAs(TestTokens.User("reader"));
+            (await snapshots.PostAsJsonAsync("/api/snapshots", new { agentId = pool.Id })).EnsureSuccessStatusCode();
+            (await fleet.HeartbeatAsync(machine.Id, key, "healthy")).EnsureSuccessStatusCode();
+            _agents = (pool.Id, custom.Id, idle.Id, pool.MachineId!, machine.Id);
             return _agents.Value;
         }
         finally
@@ -53,7 +57,7 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
             TimeSpan.FromSeconds(5), $"the services did not follow to {phase}");
     }
 
-    private async Task<string> ReadAllAsync((string Pool, string Custom, string Idle) agents)
+    private async Task<string> ReadAllAsync((string Pool, string Custom, string Idle, string Provider, string CustomMachine) agents)
     {
         using var client = fleet.AgentsAs(TestTokens.User("reader"));
         var reads = new List<string>();
@@ -67,6 +71,10 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
         reads.Add(await client.GetStringAsync("/api/agents?machineType=hetzner"));
         reads.Add(await client.GetStringAsync($"/api/agents/{agents.Pool}/connection"));
         reads.Add(await client.GetStringAsync($"/api/agents/{agents.Custom}/connection"));
+        using var snapshots = fleet.SnapshotsAs(TestTokens.User("reader"));
+        reads.Add(await snapshots.GetStringAsync($"/api/snapshots?machineId={agents.Provider}"));
+        using var machines = fleet.MachinesAs(TestTokens.User("reader"));
+        reads.Add(await machines.GetStringAsync($"/api/machines/health?machineId={agents.CustomMachine}"));
         return string.Join("\n", reads);
     }
 
@@ -86,6 +94,8 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
 
         Assert.Equal(legacy, read);
         Assert.Contains("\"port\":2222", read, StringComparison.Ordinal);
+        Assert.Contains("\"outcome\":\"healthy\"", read, StringComparison.Ordinal);
+        Assert.Contains(agents.Provider, read, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using FleetAspire.Data.MachineTransition.Modes;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -91,7 +92,8 @@ public static class HeartbeatsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<HealthCheckResponse>>, ValidationProblem>> ListChecks(
-        HttpContext http, FleetDbContext db, [FromQuery] string? machineId, [FromQuery] int? limit, CancellationToken cancellationToken)
+        HttpContext http, FleetDbContext db, MachineChildReadsSelector reads, [FromQuery] string? machineId, [FromQuery] int? limit,
+        CancellationToken cancellationToken)
     {
         var errors = new FieldErrors()
             .Check("machineId", machineId is not null && InputRules.IsPlausibleId(machineId) ? null : "is required and must be a machine id")
@@ -101,7 +103,7 @@ public static class HeartbeatsApi
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        var query = db.MachineHealthChecks.AsNoTracking().Where(h => h.MachineId == machineId);
+        var query = (await reads.CurrentAsync()).HealthChecks(machineId!).AsNoTracking();
         if (!http.User.IsOperator())
         {
             var userId = http.User.UserId();

@@ -1,3 +1,4 @@
+using FleetAspire.Data.MachineTransition.Modes;
 using System.Security.Claims;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
@@ -62,7 +63,7 @@ public static class SnapshotsApi
 
     /// <summary>Users see snapshots they took; operators see any.</summary>
     public static async Task<Results<Ok<IReadOnlyList<SnapshotResponse>>, ValidationProblem>> ListByMachine(
-        ClaimsPrincipal caller, FleetDbContext db, [FromQuery] string? machineId, CancellationToken cancellationToken)
+        ClaimsPrincipal caller, MachineChildReadsSelector reads, [FromQuery] string? machineId, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("machineId", machineId is not null && InputRules.IsPlausibleId(machineId) ? null : "is required and must be a machine id");
         if (errors.Any)
@@ -71,8 +72,8 @@ public static class SnapshotsApi
         }
 
         var owner = caller.OwnerFilter();
-        var snapshots = await db.MachineSnapshots.AsNoTracking()
-            .Where(s => s.MachineId == machineId && (owner == null || s.UserId == owner))
+        var snapshots = await (await reads.CurrentAsync()).Snapshots(machineId!).AsNoTracking()
+            .Where(s => owner == null || s.UserId == owner)
             .OrderByDescending(s => s.CreatedAt)
             .ToListAsync(cancellationToken);
         return TypedResults.Ok<IReadOnlyList<SnapshotResponse>>(snapshots.Select(SnapshotResponse.From).ToList());

@@ -35,6 +35,7 @@ public static class TransitionExtensions
         builder.Services.AddSingleton<TransitionWriteInterceptor>();
         builder.Services.AddSingleton<IInterceptor>(sp => sp.GetRequiredService<TransitionWriteInterceptor>());
         builder.Services.AddHostedService<PhaseWatcher>();
+        builder.Services.AddScoped<MachineChildReadsSelector>();
         return builder;
     }
 }

@@ -1,0 +1,25 @@
+using FleetAspire.Data.Entities;
+
+namespace FleetAspire.Data.Reads;
+
+/// <summary>
+/// Snapshots and health checks of one machine, named by its legacy id (provider id or custom machine id — what
+/// clients have always passed). The storage interface the snapshots and machines services read through; the
+/// implementation is chosen by the migration phase (<c>MachineTransition/Modes/MachineChildReadsSelector</c>).
+/// </summary>
+public interface IMachineChildReads
+{
+    IQueryable<MachineSnapshot> Snapshots(string machineId);
+
+    IQueryable<MachineHealthCheck> HealthChecks(string machineId);
+}
+
+/// <summary>The steady state: children of the Machine whose legacy id (or Machine id) is given, by the relation.</summary>
+public sealed class MachineChildReads(FleetDbContext db) : IMachineChildReads
+{
+    public IQueryable<MachineSnapshot> Snapshots(string machineId) =>
+        db.MachineSnapshots.Where(s => db.Machines.Any(m => m.Id == s.MachineRef && (m.LegacyId == machineId || m.Id == machineId)));
+
+    public IQueryable<MachineHealthCheck> HealthChecks(string machineId) =>
+        db.MachineHealthChecks.Where(h => db.Machines.Any(m => m.Id == h.MachineRef && (m.LegacyId == machineId || m.Id == machineId)));
+}
