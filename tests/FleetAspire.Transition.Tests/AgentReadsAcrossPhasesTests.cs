@@ -5,7 +5,7 @@ using FleetAspire.Data.MachineTransition.Phases;
 namespace FleetAspire.Transition.Tests;
 
 /// <summary>
-/// The agents API (and snapshots and health checks by machine) reads from the side each phase names authoritative and answers the same in every phase. The data
+/// The agents API, custom machines, and snapshots and health checks by machine read from the side each phase names authoritative and answers the same in every phase. The data
 /// is written in DualWrite (both sides complete), then the phase is set directly and every read compared.
 /// </summary>
 public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixture<PhaseFleet>
@@ -75,6 +75,8 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
         reads.Add(await snapshots.GetStringAsync($"/api/snapshots?machineId={agents.Provider}"));
         using var machines = fleet.MachinesAs(TestTokens.User("reader"));
         reads.Add(await machines.GetStringAsync($"/api/machines/health?machineId={agents.CustomMachine}"));
+        reads.Add(await machines.GetStringAsync("/api/machines/custom"));
+        reads.Add(await machines.GetStringAsync($"/api/machines/custom/{agents.CustomMachine}"));
         return string.Join("\n", reads);
     }
 

@@ -1,3 +1,4 @@
+using FleetAspire.Machines.MachineTransition;
 using FleetAspire.Names;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data;
@@ -18,6 +19,7 @@ internal static class Extensions
 
         builder.Services.AddOptions<HealthCheckOptions>().BindConfiguration(HealthCheckOptions.Section);
         builder.Services.AddScoped<CustomMachineService>();
+        builder.Services.AddScoped<CustomMachineReadsSelector>();
         builder.Services.AddScoped<HealthRecorder>();
         builder.Services.AddSingleton<HeartbeatSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatSweeper>());

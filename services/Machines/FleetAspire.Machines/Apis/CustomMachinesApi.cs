@@ -1,3 +1,4 @@
+using FleetAspire.Machines.MachineTransition;
 using System.Security.Claims;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
@@ -28,6 +29,9 @@ public sealed record CustomMachineResponse(
 {
     public static CustomMachineResponse From(CustomMachine c, SecretFingerprint fingerprint) =>
         new(c.Id, c.Ipv4, c.Port, c.UserId, c.CurrentAgentId, c.Os, c.Arch, c.CpuCount, c.MemoryGb, fingerprint.Of(c.SharedKey), c.CreatedAt, c.UpdatedAt);
+
+    public static CustomMachineResponse From(CustomMachineView v, SecretFingerprint fingerprint) =>
+        new(v.Id, v.Ipv4, v.Port, v.UserId, v.CurrentAgentId, v.Os, v.Arch, v.CpuCount, v.MemoryGb, fingerprint.Of(v.SharedKey), v.CreatedAt, v.UpdatedAt);
 }
 
 public sealed record CustomMachinePage(IReadOnlyList<CustomMachineResponse> Items, string? NextCursor);
@@ -67,7 +71,8 @@ public static class CustomMachinesApi
     }
 
     public static async Task<Results<Ok<CustomMachinePage>, ValidationProblem>> List(
-        ClaimsPrincipal caller, FleetDbContext db, SecretFingerprint fingerprint, [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
+        ClaimsPrincipal caller, CustomMachineReadsSelector reads, SecretFingerprint fingerprint, [FromQuery] string? after, [FromQuery] int? limit,
+        CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("after", InputRules.Cursor(after)).Check("limit", InputRules.PageSize(limit));
         if (errors.Any)
@@ -76,22 +81,15 @@ public static class CustomMachinesApi
         }
 
         var take = limit ?? InputRules.DefaultPageSize;
-        var owner = caller.OwnerFilter();
-        var query = db.CustomMachines.AsNoTracking().Where(c => owner == null || c.UserId == owner);
-        if (after is not null)
-        {
-            query = query.Where(c => string.Compare(c.Id, after) > 0);
-        }
-
-        var rows = await query.OrderBy(c => c.Id).Take(take + 1).ToListAsync(cancellationToken);
+        var rows = await (await reads.CurrentAsync()).PageAsync(caller.OwnerFilter(), after, take, cancellationToken);
         var items = rows.Take(take).Select(c => CustomMachineResponse.From(c, fingerprint)).ToList();
         return TypedResults.Ok(new CustomMachinePage(items, rows.Count > take ? items[^1].Id : null));
     }
 
     public static async Task<Results<Ok<CustomMachineResponse>, ProblemHttpResult>> Get(
-        string id, ClaimsPrincipal caller, CustomMachineService machines, SecretFingerprint fingerprint, CancellationToken cancellationToken)
+        string id, ClaimsPrincipal caller, CustomMachineReadsSelector reads, SecretFingerprint fingerprint, CancellationToken cancellationToken)
     {
-        var machine = InputRules.IsPlausibleId(id) ? await machines.FindVisibleAsync(caller, id, cancellationToken) : null;
+        var machine = InputRules.IsPlausibleId(id) ? await (await reads.CurrentAsync()).FindAsync(id, caller.OwnerFilter(), cancellationToken) : null;
         return machine is null ? MachineNotFound(id) : TypedResults.Ok(CustomMachineResponse.From(machine, fingerprint));
     }
 
