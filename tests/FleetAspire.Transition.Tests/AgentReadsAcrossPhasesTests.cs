@@ -38,6 +38,13 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
             using var snapshots = fleet.SnapshotsAs(TestTokens.User("reader"));
             (await snapshots.PostAsJsonAsync("/api/snapshots", new { agentId = pool.Id })).EnsureSuccessStatusCode();
             (await fleet.HeartbeatAsync(machine.Id, key, "healthy")).EnsureSuccessStatusCode();
+            // Two ready pool servers, then let the pool settle (the claim's event may replenish it) so every phase
+            // reads the same pool.
+            await fleet.OutboxDrainedAsync();
+            await fleet.ProvisionPoolAsync(2);
+            using var ops = fleet.Pool.ClientFor(TestTokens.Operator());
+            await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<JsonElement>("/api/pool")).GetProperty("launching").GetInt32() == 0,
+                TimeSpan.FromSeconds(10), "the pool did not settle");
             _agents = (pool.Id, custom.Id, idle.Id, pool.MachineId!, machine.Id);
             return _agents.Value;
         }
@@ -77,6 +84,13 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
         reads.Add(await machines.GetStringAsync($"/api/machines/health?machineId={agents.CustomMachine}"));
         reads.Add(await machines.GetStringAsync("/api/machines/custom"));
         reads.Add(await machines.GetStringAsync($"/api/machines/custom/{agents.CustomMachine}"));
+        using var pool = fleet.Pool.ClientFor(TestTokens.Operator());
+        var status = await pool.GetFromJsonAsync<JsonElement>("/api/pool");
+        reads.Add($"launching={status.GetProperty("launching").GetInt32()} ready={status.GetProperty("ready").GetInt32()}");
+        // The list's ids are pool row ids on the legacy side and Machine ids on the other: compare the servers.
+        var listed = await pool.GetFromJsonAsync<JsonElement>("/api/pool/machines");
+        reads.Add(string.Join(",", listed.GetProperty("items").EnumerateArray()
+            .Select(m => $"{m.GetProperty("machineId").GetString()}:{m.GetProperty("ipv4").GetString()}:{m.GetProperty("status").GetString()}").Order()));
         return string.Join("\n", reads);
     }
 
@@ -98,6 +112,7 @@ public sealed class AgentReadsAcrossPhasesTests(PhaseFleet fleet) : IClassFixtur
         Assert.Contains("\"port\":2222", read, StringComparison.Ordinal);
         Assert.Contains("\"outcome\":\"healthy\"", read, StringComparison.Ordinal);
         Assert.Contains(agents.Provider, read, StringComparison.Ordinal);
+        Assert.Contains("launching=0 ready=2", read, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -167,27 +167,41 @@ public sealed class PhaseFlipTests(PhaseFleet fleet) : IClassFixture<PhaseFleet>
     }
 
     [Fact]
-    public async Task Unsafe_flips_are_refused_with_every_failing_gate_listed_and_audited()
+    public async Task Unsafe_flips_are_refused_with_every_failing_gate_listed_audited_and_open_once_the_gates_pass()
     {
         await EnsurePhaseAsync(TransitionPhase.DualWrite);
+        await FourInstancesAtCurrentEpochAsync();
 
         var skip = await FlipAsync("MachineOnly", force: true);
         var unsafeFlip = await FlipAsync("MachineRead");
-        var forced = await FlipAsync("MachineRead", force: true, reason: "emergency");
 
         Assert.Equal(HttpStatusCode.Conflict, skip.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, unsafeFlip.StatusCode);
-        var problem = await unsafeFlip.Content.ReadFromJsonAsync<JsonElement>();
-        var failing = problem.GetProperty("failing").EnumerateArray().Select(g => g.GetString()).ToList();
+        var failing = (await unsafeFlip.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("failing").EnumerateArray().Select(g => g.GetString()).ToList();
         Assert.Contains("backfill-after-dual-write", failing);
         Assert.Contains("clean-verification-after-backfill", failing);
-        // No build here can read from Machine yet: not even force runs the fleet in a mode its code lacks.
-        Assert.Contains("instances-can-run-target", failing);
-        Assert.Equal(HttpStatusCode.Conflict, forced.StatusCode);
+        Assert.DoesNotContain("instances-can-run-target", failing);
         Assert.Equal("DualWrite", await StringAsync("SELECT phase FROM migration_phase"));
-        var history = await Operator().GetFromJsonAsync<List<PhaseHistoryEntry>>("/api/migration/history?limit=3");
+        var history = await Operator().GetFromJsonAsync<List<PhaseHistoryEntry>>("/api/migration/history?limit=2");
         Assert.All(history!, h => Assert.Equal("refused", h.Outcome));
         Assert.Contains(history!, h => h.To == "MachineRead" && h.Gates.Any(g => g.Gate == "backfill-after-dual-write" && !g.Passed));
+
+        // A backfill started now (every instance dual-writes) and a clean full verification after it open the gate.
+        (await Operator().PostAsync("/api/migration/backfill/start", null)).EnsureSuccessStatusCode();
+        await Eventually.TrueAsync(async () => (await Operator().GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill.State == "done",
+            TimeSpan.FromSeconds(30), "the backfill did not finish");
+        var verification = await (await Operator().PostAsync("/api/migration/verify", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(verification.GetProperty("clean").GetBoolean(), verification.GetRawText());
+        var machineRead = await FlipAsync("MachineRead");
+        Assert.Equal(HttpStatusCode.OK, machineRead.StatusCode);
+
+        // MachineOnly needs code this build lacks: refused, even forced.
+        await FourInstancesAtCurrentEpochAsync();
+        var machineOnly = await FlipAsync("MachineOnly", force: true, reason: "try anyway");
+        Assert.Equal(HttpStatusCode.Conflict, machineOnly.StatusCode);
+        var refusedBy = (await machineOnly.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("failing").EnumerateArray().Select(g => g.GetString()).ToList();
+        Assert.Contains("instances-can-run-target", refusedBy);
+        Assert.Equal("MachineRead", await StringAsync("SELECT phase FROM migration_phase"));
     }
 
     [Fact]

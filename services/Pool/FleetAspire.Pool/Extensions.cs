@@ -1,3 +1,4 @@
+using FleetAspire.Pool.MachineTransition;
 using FleetAspire.Names;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Cloud;
@@ -21,6 +22,7 @@ internal static class Extensions
 
         builder.Services.AddOptions<PoolOptions>().BindConfiguration(PoolOptions.Section);
         builder.Services.AddSingleton<ReconcileSignal>();
+        builder.Services.AddScoped<PoolReadsSelector>();
         builder.Services.AddScoped<PoolReconciler>();
         builder.Services.AddHostedService<PoolReconcilerService>();
     }

@@ -1,3 +1,4 @@
+using FleetAspire.Pool.MachineTransition;
 using System.Security.Claims;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
@@ -17,7 +18,8 @@ public sealed record PoolStatusResponse(int TargetSize, int Launching, int Ready
 public sealed record SetPoolTargetRequest(int? TargetSize);
 
 /// <summary>A pool machine as operators see it; the sharedKey stays in the database.</summary>
-public sealed record ParkedMachineResponse(string Id, string? MachineId, string MachineName, string? Ipv4, string Status, DateTimeOffset CreatedAt);
+/// <summary>A pool machine. <c>Id</c> is the pool row id while the legacy pool table is read, the Machine id from MachineRead on.</summary>
+public sealed record ParkedMachineResponse(string Id, string? MachineId, string? MachineName, string? Ipv4, string Status, DateTimeOffset CreatedAt);
 
 public sealed record ParkedMachinePage(IReadOnlyList<ParkedMachineResponse> Items, string? NextCursor);
 
@@ -34,11 +36,11 @@ public static class PoolApi
         return app;
     }
 
-    public static async Task<Ok<PoolStatusResponse>> GetStatus(FleetDbContext db, ICloudProvider provider, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await StatusAsync(db, provider, cancellationToken));
+    public static async Task<Ok<PoolStatusResponse>> GetStatus(FleetDbContext db, PoolReadsSelector reads, ICloudProvider provider, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await StatusAsync(db, reads, provider, cancellationToken));
 
     public static async Task<Results<Ok<PoolStatusResponse>, ValidationProblem>> SetTarget(
-        SetPoolTargetRequest? request, ClaimsPrincipal caller, FleetDbContext db, ICloudProvider provider,
+        SetPoolTargetRequest? request, ClaimsPrincipal caller, FleetDbContext db, PoolReadsSelector reads, ICloudProvider provider,
         ReconcileSignal reconcile, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("targetSize", request?.TargetSize is >= 0 and <= PoolOptions.MaxTargetSize
@@ -56,11 +58,11 @@ public static class PoolApi
             .SetProperty(p => p.UpdatedAt, now)
             .SetProperty(p => p.UpdatedBy, operatorId), cancellationToken);
         reconcile.Notify();
-        return TypedResults.Ok(await StatusAsync(db, provider, cancellationToken));
+        return TypedResults.Ok(await StatusAsync(db, reads, provider, cancellationToken));
     }
 
     public static async Task<Results<Ok<ParkedMachinePage>, ValidationProblem>> ListMachines(
-        FleetDbContext db, [FromQuery] string? status, [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
+        PoolReadsSelector reads, [FromQuery] string? status, [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors()
             .Check("status", status is null or ParkedMachineStatus.Launching or ParkedMachineStatus.Ready ? null : "must be 'launching' or 'ready'")
@@ -72,20 +74,8 @@ public static class PoolApi
         }
 
         var take = limit ?? InputRules.DefaultPageSize;
-        var query = db.ParkedMachines.AsNoTracking();
-        if (status is not null)
-        {
-            query = query.Where(p => p.Status == status);
-        }
-
-        if (after is not null)
-        {
-            query = query.Where(p => string.Compare(p.Id, after) > 0);
-        }
-
-        var rows = await query.OrderBy(p => p.Id).Take(take + 1)
-            .Select(p => new ParkedMachineResponse(p.Id, p.MachineId, p.MachineName, p.Ipv4, p.Status, p.CreatedAt))
-            .ToListAsync(cancellationToken);
+        var rows = (await (await reads.CurrentAsync()).PageAsync(status, after, take, cancellationToken))
+            .Select(p => new ParkedMachineResponse(p.Id, p.ProviderId, p.Name, p.Ipv4, p.Status, p.CreatedAt)).ToList();
         var items = rows.Take(take).ToList();
         return TypedResults.Ok(new ParkedMachinePage(items, rows.Count > take ? items[^1].Id : null));
     }
@@ -93,12 +83,10 @@ public static class PoolApi
     public static async Task<Ok<ReconcileReport>> Reconcile(PoolReconciler reconciler, CancellationToken cancellationToken) =>
         TypedResults.Ok(await reconciler.ReconcileOnceAsync(cancellationToken));
 
-    private static async Task<PoolStatusResponse> StatusAsync(FleetDbContext db, ICloudProvider provider, CancellationToken cancellationToken)
+    private static async Task<PoolStatusResponse> StatusAsync(FleetDbContext db, PoolReadsSelector reads, ICloudProvider provider, CancellationToken cancellationToken)
     {
         var settings = await db.PoolSettings.AsNoTracking().SingleAsync(cancellationToken);
-        var counts = await db.ParkedMachines.GroupBy(p => p.Status)
-            .Select(g => new { Status = g.Key, Count = g.Count() })
-            .ToDictionaryAsync(x => x.Status, x => x.Count, cancellationToken);
+        var counts = await (await reads.CurrentAsync()).CountsAsync(cancellationToken);
         return new PoolStatusResponse(
             settings.TargetSize,
             counts.GetValueOrDefault(ParkedMachineStatus.Launching),

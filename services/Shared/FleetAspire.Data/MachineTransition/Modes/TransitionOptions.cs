@@ -21,6 +21,9 @@ public sealed class TransitionOptions
     /// </summary>
     public TransitionPhase? PinnedPhase { get; set; }
 
-    /// <summary>What this build can run, advertised to the gates. The steady-state paths arrive phase by phase.</summary>
-    public string[] Capabilities { get; set; } = [PhaseRules.Capabilities.DualWrite];
+    /// <summary>
+    /// What this build can run, advertised to the gates: dual-write, and reads from Machine. Machine-only writes (and
+    /// the reverse sync that leaving MachineOnly needs) are not in this build, so the gates keep the fleet out of it.
+    /// </summary>
+    public string[] Capabilities { get; set; } = [PhaseRules.Capabilities.DualWrite, PhaseRules.Capabilities.MachineRead];
 }
