@@ -29,17 +29,16 @@ public sealed partial class MigrationMonitor : BackgroundService
 {
     private readonly MachineBackfill _backfill;
     private readonly MachineVerifier _verifier;
-    private readonly NpgsqlDataSource _db;
     private readonly VerificationScheduleOptions _options;
     private readonly ILogger<MigrationMonitor> _logger;
     private volatile Sample _sample = new(BackfillProgress.NotStarted, new Dictionary<string, long>());
 
     private sealed record Sample(BackfillProgress Backfill, IReadOnlyDictionary<string, long> OpenByKind);
 
-    public MigrationMonitor(MachineBackfill backfill, MachineVerifier verifier, NpgsqlDataSource db, IMeterFactory meters,
+    public MigrationMonitor(MachineBackfill backfill, MachineVerifier verifier, IMeterFactory meters,
         Microsoft.Extensions.Options.IOptions<VerificationScheduleOptions> options, ILogger<MigrationMonitor> logger)
     {
-        (_backfill, _verifier, _db, _options, _logger) = (backfill, verifier, db, options.Value, logger);
+        (_backfill, _verifier, _options, _logger) = (backfill, verifier, options.Value, logger);
         var meter = meters.Create(TelemetryNames.Meter);
         meter.CreateObservableGauge("fleet.migration.backfill.rows", () => new Measurement<long>[]
         {
@@ -73,7 +72,7 @@ public sealed partial class MigrationMonitor : BackgroundService
                     }
                 }
 
-                _sample = new Sample(await _backfill.ProgressAsync(stoppingToken), await OpenByKindAsync(stoppingToken));
+                _sample = new Sample(await _backfill.ProgressAsync(stoppingToken), await _verifier.OpenByKindAsync(stoppingToken));
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -87,20 +86,6 @@ public sealed partial class MigrationMonitor : BackgroundService
 
             await Task.Delay(_options.SampleInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-    }
-
-    private async Task<IReadOnlyDictionary<string, long>> OpenByKindAsync(CancellationToken cancellationToken)
-    {
-        var byKind = new Dictionary<string, long>();
-        await using var connection = await _db.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT kind, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind", connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            byKind[reader.GetString(0)] = reader.GetInt64(1);
-        }
-
-        return byKind;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Incremental verification checked {Changes} changes; {Open} divergences open")]

@@ -58,27 +58,13 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var fence = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({FenceLockKey})", connection, tx) { CommandTimeout = 0 })
-        {
-            await fence.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        var current = await ReadAsync(connection, tx, cancellationToken, forUpdate: true);
+        var current = await LockExclusiveAsync(connection, tx, cancellationToken);
         if (current.Epoch != expectedEpoch)
         {
             return null;
         }
 
-        await using (var update = new NpgsqlCommand(
-            "UPDATE migration_phase SET phase = @phase, epoch = epoch + 1, since = now(), changed_by = @actor WHERE id = 1", connection, tx))
-        {
-            update.Parameters.AddWithValue("phase", target.ToString());
-            update.Parameters.AddWithValue("actor", actor);
-            await update.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await AuditAsync(connection, tx, actor, current.Phase, target, current.Epoch, current.Epoch + 1, "flipped", forced, reason, gates, cancellationToken);
-        await NotifyAsync(connection, tx, cancellationToken);
+        await MoveAsync(connection, tx, current, target, actor, "flipped", forced, reason, gates, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return await ReadAsync(cancellationToken);
     }
@@ -98,12 +84,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using (var fence = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({FenceLockKey})", connection, tx) { CommandTimeout = 0 })
-        {
-            await fence.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        var current = await ReadAsync(connection, tx, cancellationToken, forUpdate: true);
+        var current = await LockExclusiveAsync(connection, tx, cancellationToken);
         if (current.Phase == pin)
         {
             return true;
@@ -117,17 +98,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
             }
         }
 
-        await using (var update = new NpgsqlCommand(
-            "UPDATE migration_phase SET phase = @phase, epoch = epoch + 1, since = now(), changed_by = @actor WHERE id = 1", connection, tx))
-        {
-            update.Parameters.AddWithValue("phase", pin.ToString());
-            update.Parameters.AddWithValue("actor", actor);
-            await update.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await AuditAsync(connection, tx, actor, current.Phase, pin, current.Epoch, current.Epoch + 1, "seeded", false,
-            "phase pinned in local development configuration", [], cancellationToken);
-        await NotifyAsync(connection, tx, cancellationToken);
+        await MoveAsync(connection, tx, current, pin, actor, "seeded", false, "phase pinned in local development configuration", [], cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return true;
     }
@@ -139,6 +110,36 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
         await using var listen = new NpgsqlCommand($"LISTEN {Channel}", connection);
         await listen.ExecuteNonQueryAsync(cancellationToken);
         return connection;
+    }
+
+    /// <summary>
+    /// The exclusive side of the epoch fence: granted once every write transaction of the current epoch has finished,
+    /// and no write starts until this transaction ends. Returns the phase as it stands under the lock.
+    /// </summary>
+    private static async Task<PhaseState> LockExclusiveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
+    {
+        await using (var fence = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({FenceLockKey})", connection, tx) { CommandTimeout = 0 })
+        {
+            await fence.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return await ReadAsync(connection, tx, cancellationToken, forUpdate: true);
+    }
+
+    /// <summary>Moves to the next epoch in <paramref name="target"/>, audited, and tells every instance at commit.</summary>
+    private static async Task MoveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, PhaseState current, TransitionPhase target, string actor,
+        string outcome, bool forced, string reason, IReadOnlyList<GateResult> gates, CancellationToken cancellationToken)
+    {
+        await using (var update = new NpgsqlCommand(
+            "UPDATE migration_phase SET phase = @phase, epoch = epoch + 1, since = now(), changed_by = @actor WHERE id = 1", connection, tx))
+        {
+            update.Parameters.AddWithValue("phase", target.ToString());
+            update.Parameters.AddWithValue("actor", actor);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await AuditAsync(connection, tx, actor, current.Phase, target, current.Epoch, current.Epoch + 1, outcome, forced, reason, gates, cancellationToken);
+        await NotifyAsync(connection, tx, cancellationToken);
     }
 
     private static async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)

@@ -302,6 +302,26 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         }
     }
 
+    /// <summary>Divergences open now (every source), by kind.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> OpenByKindAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await OpenByKindAsync(connection, cancellationToken);
+    }
+
+    private static async Task<Dictionary<string, long>> OpenByKindAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var byKind = new Dictionary<string, long>();
+        await using var count = new NpgsqlCommand("SELECT kind, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind", connection);
+        await using var reader = await count.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            byKind[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return byKind;
+    }
+
     /// <summary>The most recent run's summary, if any run ever finished.</summary>
     public async Task<VerificationSummary?> LastAsync(CancellationToken cancellationToken)
     {
@@ -389,15 +409,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
     private static async Task<VerificationSummary> SummarizeAsync(NpgsqlConnection connection, string mode, DateTimeOffset started,
         long changesChecked, (long Txid, long Id) cursor, CancellationToken cancellationToken)
     {
-        var byKind = new Dictionary<string, long>();
-        await using (var count = new NpgsqlCommand("SELECT kind, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind", connection))
-        await using (var reader = await count.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                byKind[reader.GetString(0)] = reader.GetInt64(1);
-            }
-        }
+        var byKind = await OpenByKindAsync(connection, cancellationToken);
 
         var summary = new VerificationSummary(mode, started, DateTimeOffset.UtcNow - started, changesChecked, byKind, byKind.Values.Sum());
         await using var store = new NpgsqlCommand("""
