@@ -9,7 +9,12 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 /// </summary>
 public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager features, PhaseStore store)
 {
-    /// <summary>The mode as this instance last saw the stored phase (at most one poll interval old).</summary>
+    private TransitionMode? _memo;
+
+    /// <summary>
+    /// The mode as this instance last saw the stored phase (at most one poll interval old). The flags depend on the
+    /// phase alone, so they are evaluated once per epoch and the result reused until the epoch moves.
+    /// </summary>
     public async Task<TransitionMode> CurrentAsync()
     {
         if (!cache.IsLoaded)
@@ -21,6 +26,11 @@ public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager fea
         while (true)
         {
             var state = cache.Current;
+            if (Volatile.Read(ref _memo) is { } memo && memo.Epoch == state.Epoch)
+            {
+                return memo;
+            }
+
             var mode = new TransitionMode(state.Phase, state.Epoch,
                 await features.IsEnabledAsync(PhaseRules.Flags.WriteLegacy),
                 await features.IsEnabledAsync(PhaseRules.Flags.WriteMachine),
@@ -28,6 +38,7 @@ public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager fea
             // The flags came from the same state only if it did not move while they were evaluated.
             if (cache.Current.Epoch == state.Epoch)
             {
+                Volatile.Write(ref _memo, mode);
                 return mode;
             }
         }
