@@ -92,7 +92,7 @@ internal static class WritesBenchmark
     {
         await using var scope = services.CreateAsyncScope();
         var claims = scope.ServiceProvider.GetRequiredService<PoolClaims>();
-        var (claimed, _) = await claims.ClaimAsync(caller, agentId, CancellationToken.None);
+        var (claimed, _, _) = await claims.ClaimAsync(caller, agentId, CancellationToken.None);
         var (released, _) = await claims.ReleaseAsync(caller, agentId, CancellationToken.None);
         if (claimed != ClaimOutcome.Claimed || released != ReleaseOutcome.Released)
         {

@@ -83,17 +83,17 @@ public static class AgentsApi
     }
 
     public static async Task<Results<Ok<AgentResponse>, ProblemHttpResult>> ClaimMachine(
-        string id, HttpContext http, PoolClaims claims, AgentService agents, CancellationToken cancellationToken)
+        string id, HttpContext http, PoolClaims claims, CancellationToken cancellationToken)
     {
         if (!InputRules.IsPlausibleId(id))
         {
             return AgentNotFound(id);
         }
 
-        var (outcome, agent) = await claims.ClaimAsync(http.User, id, cancellationToken);
+        var (outcome, agent, machine) = await claims.ClaimAsync(http.User, id, cancellationToken);
         return outcome switch
         {
-            ClaimOutcome.Claimed => TypedResults.Ok(await agents.ResponseAsync(agent!, cancellationToken)),
+            ClaimOutcome.Claimed => TypedResults.Ok(AgentResponse.From(agent!, machine)),
             ClaimOutcome.AgentHasMachine => Conflict("Agent already has a machine", $"Agent '{id}' holds machine '{agent!.MachineId}'. Release it first."),
             ClaimOutcome.PoolEmpty => Conflict("Pool is empty", "No ready pool machine is available. Retry later or raise the pool target."),
             _ => AgentNotFound(id),

@@ -83,10 +83,11 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
                    @trace_parent, @now, 0
             FROM claimed c
         )
-        SELECT id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_type FROM claimed
+        SELECT id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_type,
+               fleet_machine_id('hetzner', machine_id) FROM claimed
         """;
 
-    public async Task<(ClaimOutcome Outcome, Agent? Agent)> ClaimAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
+    public async Task<(ClaimOutcome Outcome, Agent? Agent, AgentMachine? Machine)> ClaimAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
         using var span = Activity.StartActivity("pool claim");
         var isOperator = caller.IsOperator();
@@ -94,6 +95,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
         // A transaction of its own although the claim is one statement: every write passes the migration's epoch
         // fence and, in the dual-write phases, writes Machine before it commits (MachineTransition/Modes).
         Agent? claimed = null;
+        string? derivedId = null;
         await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
         {
             var connection = (NpgsqlConnection)db.Database.GetDbConnection();
@@ -124,6 +126,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
                         MachineIpv4 = reader.IsDBNull(7) ? null : reader.GetString(7),
                         MachineType = reader.GetString(8),
                     };
+                    derivedId = reader.GetString(9);
                 }
             }
 
@@ -134,7 +137,9 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
         {
             outbox.Notify();
             span?.SetTag("fleet.claim.outcome", "claimed");
-            return (ClaimOutcome.Claimed, claimed);
+            var machine = await (await stores.CurrentAsync()).ClaimedAsync(
+                new ClaimedMachine(claimed.Id, derivedId!, claimed.MachineId!, claimed.MachineIpv4), cancellationToken);
+            return (ClaimOutcome.Claimed, claimed, machine);
         }
 
         // Nothing was claimed: say why. This read only explains; it decides nothing.
@@ -145,7 +150,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
             : agent.MachineId is not null ? ClaimOutcome.AgentHasMachine
             : ClaimOutcome.PoolEmpty;
         span?.SetTag("fleet.claim.outcome", outcome.ToString());
-        return (outcome, agent);
+        return (outcome, agent, null);
     }
 
     /// <summary>Clears the agent's machine fields in one transaction; the pool destroys a hetzner server on the event.</summary>
