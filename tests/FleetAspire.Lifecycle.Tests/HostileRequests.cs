@@ -48,6 +48,9 @@ public sealed class HostileRequests(Random random, IReadOnlyList<string> foreign
         new("migration", "POST", "/api/migration/verify", true),
         new("migration", "GET", "/api/migration/divergences", false),
         new("migration", "GET", "/api/migration/dirty", false),
+        new("migration", "POST", "/api/migration/backfill/catch-up", true),
+        new("migration", "POST", "/api/migration/phase", true),
+        new("migration", "GET", "/api/migration/history", false),
     ];
 
     private static readonly string[] HostileIds =

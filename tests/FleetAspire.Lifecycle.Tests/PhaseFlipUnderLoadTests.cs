@@ -27,7 +27,7 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
         var rabbit = await TestRabbitMq.GetAsync();
         var database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync("flipload");
         var vhost = await rabbit.CreateVirtualHostAsync("flipload");
-        await ExecuteAsync(database, $"""
+        await Sql.ExecuteAsync(database, $"""
             INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at)
             SELECT 'pm_' || i, (40000000 + i)::text, 'pool-' || i, '10.40.' || (i / 250) || '.' || (i % 250), 'ready', 'key-' || md5(i::text),
                    now() - interval '1 hour' + i * interval '1 ms', now()
@@ -101,12 +101,12 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
         {
             foreach (var (agent, machine) in writer.AgentMachines)
             {
-                Assert.Equal(machine, await StringAsync(database, "SELECT machine_id FROM agents WHERE id = @id", agent));
+                Assert.Equal(machine, await Sql.StringAsync(database, "SELECT machine_id FROM agents WHERE id = @id", ("id", agent)));
             }
 
             foreach (var custom in writer.CustomMachines)
             {
-                Assert.Equal(custom, await StringAsync(database, "SELECT id FROM custom_machines WHERE id = @id", custom));
+                Assert.Equal(custom, await Sql.StringAsync(database, "SELECT id FROM custom_machines WHERE id = @id", ("id", custom)));
             }
         }
 
@@ -115,10 +115,10 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
 
     /// <summary>Read from the registry directly: the control API's own latency under this load is not the services'.</summary>
     private static async Task AllAcknowledgedAsync(string database, int expectedInstances) =>
-        await Eventually.TrueAsync(async () => await StringAsync(database, """
-                SELECT count(*) FILTER (WHERE epoch = (SELECT epoch FROM migration_phase))::text FROM migration_instances
-                WHERE expires_at > now() AND service <> @id
-                """, "-") == expectedInstances.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        await Eventually.TrueAsync(async () => await Sql.ScalarAsync(database, """
+                SELECT count(*) FILTER (WHERE epoch = (SELECT epoch FROM migration_phase)) FROM migration_instances
+                WHERE expires_at > now()
+                """) == expectedInstances,
             TimeSpan.FromSeconds(10), "not every instance acknowledged the current epoch");
 
     /// <summary>One client: claims, releases, registers and assigns on its own agents, alternating replicas.</summary>
@@ -198,22 +198,5 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
 
             return false;
         }
-    }
-
-    private static async Task ExecuteAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 120 };
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private static async Task<string?> StringAsync(string database, string sql, string id)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        command.Parameters.AddWithValue("id", id);
-        return await command.ExecuteScalarAsync() as string;
     }
 }

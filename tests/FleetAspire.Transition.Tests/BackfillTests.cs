@@ -36,7 +36,7 @@ public sealed class BackfillTests
     private static async Task<(string Database, MachineBackfill Backfill, NpgsqlDataSource Source)> SeededAsync(string hint, int batchSize = 2)
     {
         var database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync(hint);
-        await ExpandMigrationTests.ExecuteAsync(database, LegacyFleet);
+        await Sql.ExecuteAsync(database, LegacyFleet);
         var source = NpgsqlDataSource.Create(database);
         return (database, new MachineBackfill(source, new BackfillOptions { BatchSize = batchSize, Pause = TimeSpan.Zero }), source);
     }
@@ -56,7 +56,7 @@ public sealed class BackfillTests
         var progress = await RunToEndAsync(backfill);
 
         Assert.Equal(BackfillStates.Done, progress.State);
-        async Task<long> Count(string sql) => await ExpandMigrationTests.ScalarAsync(database, sql);
+        async Task<long> Count(string sql) => await Sql.ScalarAsync(database, sql);
         Assert.Equal(1, await Count("SELECT count(*) FROM machines WHERE id = 'mh_1001' AND type = 'hetzner' AND status = 'ready' AND name = 'pool-1' AND legacy_id = '1001'"));
         Assert.Equal(1, await Count("SELECT count(*) FROM machines WHERE id = 'mh_1002' AND status = 'launching'"));
         Assert.Equal(1, await Count("SELECT count(*) FROM machines WHERE id = 'mh_2001' AND status = 'in_use' AND ipv4 = '10.2.0.1' AND shared_key = 'k-2001'"));
@@ -78,7 +78,7 @@ public sealed class BackfillTests
 
         await RunToEndAsync(backfill);
 
-        async Task<long> Dirty(string cls, string entity, string id) => await ExpandMigrationTests.ScalarAsync(database,
+        async Task<long> Dirty(string cls, string entity, string id) => await Sql.ScalarAsync(database,
             $"SELECT count(*) FROM migration_dirty_rows WHERE class = '{cls}' AND entity = '{entity}' AND entity_id = '{id}' AND resolved_at IS NULL");
         Assert.Equal(1, await Dirty("invalid-ipv4", "parked_machines", "pm_badip"));
         Assert.Equal(1, await Dirty("missing-type", "agents", "agt_notype"));
@@ -87,18 +87,18 @@ public sealed class BackfillTests
         Assert.Equal(1, await Dirty("dangling-current-agent", "custom_machines", "cm_dangling"));
         Assert.Equal(1, await Dirty("agent-fields-differ", "custom_machines", "cm_differs"));
         Assert.Equal(1, await Dirty("orphan-snapshot", "machine_snapshots", "snap_orphan"));
-        Assert.Equal(1, await ExpandMigrationTests.ScalarAsync(database, "SELECT count(*) FROM migration_dirty_rows WHERE class = 'orphan-health-check'"));
+        Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM migration_dirty_rows WHERE class = 'orphan-health-check'"));
         // Quarantined, not half-migrated: no machine for a bad address, no relation for contested or inconsistent holders.
-        Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database, "SELECT count(*) FROM machines WHERE id IN ('mh_1003', 'mh_2003', 'mh_2002')"));
-        Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id IN ('agt_dup1', 'agt_dup2', 'agt_differs', 'agt_notype') AND machine_ref IS NOT NULL"));
+        Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM machines WHERE id IN ('mh_1003', 'mh_2003', 'mh_2002')"));
+        Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id IN ('agt_dup1', 'agt_dup2', 'agt_differs', 'agt_notype') AND machine_ref IS NOT NULL"));
         // The in-flight pool row (no provider id yet) is neither copied nor dirty.
-        Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database, "SELECT count(*) FROM migration_dirty_rows WHERE entity_id = 'pm_inflight'"));
+        Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM migration_dirty_rows WHERE entity_id = 'pm_inflight'"));
 
         // Fixed at the source, a row leaves quarantine the next time it is copied, and is migrated.
-        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE agents SET machine_type = 'hetzner' WHERE id = 'agt_notype'");
+        await Sql.ExecuteAsync(database, "UPDATE agents SET machine_type = 'hetzner' WHERE id = 'agt_notype'");
         await RunToEndAsync(backfill);
         Assert.Equal(0, await Dirty("missing-type", "agents", "agt_notype"));
-        Assert.Equal(1, await ExpandMigrationTests.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id = 'agt_notype' AND machine_ref = 'mh_2002'"));
+        Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id = 'agt_notype' AND machine_ref = 'mh_2002'"));
         Assert.Equal(1, await Dirty("duplicate-provider-id", "agents", "agt_dup1"));
     }
 
@@ -169,7 +169,7 @@ public sealed class BackfillTests
     public async Task Concurrent_legacy_inserts_updates_and_deletes_during_the_backfill_are_all_reflected()
     {
         var database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync("bfconcurrent");
-        await ExpandMigrationTests.ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at)
             SELECT 'pm_' || i, (100000 + i)::text, 'p' || i, '10.9.' || (i / 250) || '.' || (i % 250), 'ready', 'k' || i, now(), now()
             FROM generate_series(1, 3000) i;
@@ -218,7 +218,7 @@ public sealed class BackfillTests
 
         Assert.Equal(BackfillStates.Done, progress.State);
         // Every legacy source has exactly its machine, with its current fields; no machine without a source.
-        Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database, """
+        Assert.Equal(0, await Sql.ScalarAsync(database, """
             SELECT count(*) FROM (
                 SELECT fleet_machine_id('hetzner', machine_id) AS id, ipv4, shared_key FROM parked_machines
                 UNION ALL SELECT fleet_machine_id('hetzner', machine_id), machine_ipv4, machine_shared_key FROM agents WHERE machine_type = 'hetzner'
@@ -226,7 +226,7 @@ public sealed class BackfillTests
             FULL JOIN machines m USING (id)
             WHERE m.id IS NULL OR legacy.id IS NULL OR m.ipv4 IS DISTINCT FROM legacy.ipv4 OR m.shared_key IS DISTINCT FROM legacy.shared_key
             """));
-        Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database, """
+        Assert.Equal(0, await Sql.ScalarAsync(database, """
             SELECT count(*) FROM agents
             WHERE machine_ref IS DISTINCT FROM CASE WHEN machine_type = 'hetzner' THEN fleet_machine_id('hetzner', machine_id) END
             """));

@@ -26,7 +26,7 @@ public sealed class ChangeCaptureTests
     {
         var database = await DatabaseAsync();
 
-        await ExpandMigrationTests.ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             INSERT INTO agents (id, name, user_id, status, created_at, updated_at) VALUES ('agt_old', 'a', 'u', 'idle', now(), now());
             UPDATE agents SET machine_id = '42', machine_ipv4 = '10.0.0.9', machine_shared_key = 'k', machine_type = 'hetzner' WHERE id = 'agt_old';
             UPDATE agents SET name = 'renamed' WHERE id = 'agt_old';
@@ -43,7 +43,7 @@ public sealed class ChangeCaptureTests
     {
         var database = await DatabaseAsync();
 
-        await ExpandMigrationTests.ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             BEGIN;
             SET LOCAL fleet.writer = 'fleetaspire/agents';
             INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at)
@@ -65,7 +65,7 @@ public sealed class ChangeCaptureTests
     {
         var database = await DatabaseAsync();
 
-        await ExpandMigrationTests.ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             BEGIN;
             INSERT INTO custom_machines (id, ipv4, port, shared_key, user_id, created_at, updated_at)
                 VALUES ('cm_gone', '10.0.0.3', 22, 'k3-0123456789abcdef', 'u', now(), now());

@@ -16,7 +16,7 @@ public sealed class ExpandMigrationTests
     {
         var database = await (await TestPostgres.GetAsync()).CreateEmptyDatabaseAsync("expandlive");
         await MigrateAsync(database, LastLegacyMigration);
-        await ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             INSERT INTO agents (id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_shared_key, machine_type)
             SELECT 'agt_' || i, 'a' || i, 'u' || (i % 100), 'active', now(), now(), (5000000 + i)::text, '10.0.0.1', md5(i::text), 'hetzner'
             FROM generate_series(1, 50000) i;
@@ -89,19 +89,19 @@ public sealed class ExpandMigrationTests
         var slowest = TimeSpan.FromTicks(Interlocked.Read(ref slowestTicks));
         Assert.True(slowest < TimeSpan.FromSeconds(2), $"a writer waited {slowest.TotalMilliseconds:0} ms");
         // Every transaction the writers saw commit is there, whole.
-        Assert.Equal(claims.Sum(), await ScalarAsync(database, "SELECT count(*) FROM agents WHERE id LIKE 'idle_%' AND machine_type = 'hetzner'"));
-        Assert.Equal(claims.Sum(), await ScalarAsync(database, "SELECT count(*) FROM custom_machines"));
-        Assert.Equal(claims.Sum(), await ScalarAsync(database, "SELECT count(*) FROM machine_snapshots"));
-        Assert.Equal(20000 - claims.Sum(), await ScalarAsync(database, "SELECT count(*) FROM parked_machines"));
-        Assert.Equal(0, await ScalarAsync(database, """
+        Assert.Equal(claims.Sum(), await Sql.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id LIKE 'idle_%' AND machine_type = 'hetzner'"));
+        Assert.Equal(claims.Sum(), await Sql.ScalarAsync(database, "SELECT count(*) FROM custom_machines"));
+        Assert.Equal(claims.Sum(), await Sql.ScalarAsync(database, "SELECT count(*) FROM machine_snapshots"));
+        Assert.Equal(20000 - claims.Sum(), await Sql.ScalarAsync(database, "SELECT count(*) FROM parked_machines"));
+        Assert.Equal(0, await Sql.ScalarAsync(database, """
             SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE c.relname IN ('ix_agents_machine_ref', 'ix_machine_snapshots_machine_ref', 'ix_machine_health_checks_machine_ref')
               AND NOT (i.indisvalid AND i.indisready)
             """));
-        Assert.Equal(3, await ScalarAsync(database, """
+        Assert.Equal(3, await Sql.ScalarAsync(database, """
             SELECT count(*) FROM pg_class WHERE relname IN ('ix_agents_machine_ref', 'ix_machine_snapshots_machine_ref', 'ix_machine_health_checks_machine_ref')
             """));
-        Assert.Equal(70000, await ScalarAsync(database, "SELECT count(*) FROM agents"));
+        Assert.Equal(70000, await Sql.ScalarAsync(database, "SELECT count(*) FROM agents"));
     }
 
     [Fact]
@@ -110,14 +110,14 @@ public sealed class ExpandMigrationTests
         var database = await (await TestPostgres.GetAsync()).CreateEmptyDatabaseAsync("expandrerun");
         await MigrateAsync(database, null);
         // As if the process died mid-migration: one index missing, the migration not recorded as applied.
-        await ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             DROP INDEX ix_machine_snapshots_machine_ref;
             DELETE FROM "__EFMigrationsHistory" WHERE migration_id LIKE '%_Expand_IndexMachineRelations';
             """);
 
         await MigrateAsync(database, null);
 
-        Assert.Equal(1, await ScalarAsync(database, """
+        Assert.Equal(1, await Sql.ScalarAsync(database, """
             SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE c.relname = 'ix_machine_snapshots_machine_ref' AND i.indisvalid
             """));
@@ -127,21 +127,5 @@ public sealed class ExpandMigrationTests
     {
         await using var db = new FleetDbContext(FleetDbContextOptions.Build(database));
         await db.GetService<IMigrator>().MigrateAsync(target);
-    }
-
-    internal static async Task ExecuteAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 120 };
-        await command.ExecuteNonQueryAsync();
-    }
-
-    internal static async Task<long> ScalarAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -16,7 +16,7 @@ public sealed class MigrationApiTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync("controlapi");
-        await ExpandMigrationTests.ExecuteAsync(_database, BackfillTests.LegacyFleet);
+        await Sql.ExecuteAsync(_database, BackfillTests.LegacyFleet);
         _control = new FleetServiceFactory<MigrationStatus>(_database, amqpUri: null, new Dictionary<string, string?> { ["Backfill:Pause"] = "00:00:00" });
     }
 
@@ -31,7 +31,7 @@ public sealed class MigrationApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, (await user.GetAsync("/api/migration")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await user.PostAsync("/api/migration/backfill/start", null)).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync("/api/migration/verify", null)).StatusCode);
-        Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(_database, "SELECT count(*) FROM migration_backfill"));
+        Assert.Equal(0, await Sql.ScalarAsync(_database, "SELECT count(*) FROM migration_backfill"));
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class MigrationApiTests : IAsyncLifetime
         (await ops.PostAsync("/api/migration/backfill/start", null)).EnsureSuccessStatusCode();
         await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill.State == BackfillStates.Done,
             TimeSpan.FromSeconds(30), "the backfill did not finish");
-        await ExpandMigrationTests.ExecuteAsync(_database, "UPDATE machines SET port = 1 WHERE id = 'mc_cm_free'");
+        await Sql.ExecuteAsync(_database, "UPDATE machines SET port = 1 WHERE id = 'mc_cm_free'");
         (await ops.PostAsync("/api/migration/verify", null)).EnsureSuccessStatusCode();
 
         var open = await ops.GetFromJsonAsync<Page<DivergenceRecord>>($"/api/migration/divergences?state=open&kind={DivergenceKinds.FieldMismatch}&entity=machines");
@@ -100,7 +100,7 @@ public sealed class MigrationApiTests : IAsyncLifetime
             TimeSpan.FromSeconds(30), "the backfill did not finish");
         (await ops.PostAsync("/api/migration/verify", null)).EnsureSuccessStatusCode();
         // Old code moves a free custom machine: only the legacy row changes.
-        await ExpandMigrationTests.ExecuteAsync(_database, "UPDATE custom_machines SET port = 2200 WHERE id = 'cm_free'");
+        await Sql.ExecuteAsync(_database, "UPDATE custom_machines SET port = 2200 WHERE id = 'cm_free'");
 
         VerificationSummary incremental = null!;
         await Eventually.TrueAsync(async () =>

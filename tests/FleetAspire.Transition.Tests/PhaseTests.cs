@@ -294,17 +294,9 @@ public sealed class PhasePinTests
         await using var second = new FleetServiceFactory<FleetAspire.Agents.Apis.AgentResponse>(database, null, Pinned("Legacy"));
         var refused = Record.Exception(() => second.Server);
 
-        Assert.Equal("DualWrite", await StringAsync(database, "SELECT phase FROM migration_phase"));
-        Assert.Equal("seeded", await StringAsync(database, "SELECT outcome FROM migration_phase_history ORDER BY id DESC LIMIT 1"));
+        Assert.Equal("DualWrite", await Sql.StringAsync(database, "SELECT phase FROM migration_phase"));
+        Assert.Equal("seeded", await Sql.StringAsync(database, "SELECT outcome FROM migration_phase_history ORDER BY id DESC LIMIT 1"));
         Assert.NotNull(refused);
         Assert.Contains("refusing to start", refused.ToString(), StringComparison.Ordinal);
-    }
-
-    private static async Task<string?> StringAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (string?)await command.ExecuteScalarAsync();
     }
 }

@@ -13,7 +13,7 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync(hint);
-        await ExpandMigrationTests.ExecuteAsync(database, legacySql);
+        await Sql.ExecuteAsync(database, legacySql);
         output.WriteLine($"seeded in {clock.ElapsedMilliseconds} ms");
         var source = NpgsqlDataSource.Create(database);
         var backfill = new MachineBackfill(source, new BackfillOptions { BatchSize = 5000, Pause = TimeSpan.Zero });
@@ -45,7 +45,7 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
         var (database, source, verifier) = await BackfilledAsync("verclean", SmallFleet);
         await using var _ = source;
         // Same values, other spellings: padded address, empty owner on a hetzner machine.
-        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET ipv4 = ' 10.2.0.1 ' WHERE id = 'mh_2001'; UPDATE machines SET user_id = '' WHERE id = 'mh_2002';");
+        await Sql.ExecuteAsync(database, "UPDATE machines SET ipv4 = ' 10.2.0.1 ' WHERE id = 'mh_2001'; UPDATE machines SET user_id = '' WHERE id = 'mh_2002';");
 
         var summary = await verifier.VerifyAsync(CancellationToken.None);
 
@@ -57,7 +57,7 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         var (database, source, verifier) = await BackfilledAsync("verplant", SmallFleet);
         await using var _ = source;
-        await ExpandMigrationTests.ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             UPDATE machines SET ipv4 = '10.2.0.99', port = 2223, status = 'offline', shared_key = 'tampered-key' WHERE id = 'mh_2001';
             UPDATE machines SET user_id = 'mallory' WHERE id = 'mc_cm_2';
             DELETE FROM machines WHERE id = 'mh_1001';
@@ -69,7 +69,7 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
 
         var summary = await verifier.VerifyAsync(CancellationToken.None);
 
-        async Task<long> Found(string entity, string id, string field, string kind) => await ExpandMigrationTests.ScalarAsync(database,
+        async Task<long> Found(string entity, string id, string field, string kind) => await Sql.ScalarAsync(database,
             $"SELECT count(*) FROM migration_divergences WHERE entity = '{entity}' AND entity_id = '{id}' AND field = '{field}' AND kind = '{kind}' AND resolved_at IS NULL");
         Assert.Equal(1, await Found("machines", "mh_2001", "ipv4", DivergenceKinds.FieldMismatch));
         Assert.Equal(1, await Found("machines", "mh_2001", "port", DivergenceKinds.FieldMismatch));
@@ -83,9 +83,9 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(1, await Found("machine_snapshots", "snap_orphan", "machine_ref", DivergenceKinds.Orphan));
         Assert.Equal(10, summary.Open);
         // Keys are compared, never recorded.
-        Assert.Equal(0, await ExpandMigrationTests.ScalarAsync(database,
+        Assert.Equal(0, await Sql.ScalarAsync(database,
             "SELECT count(*) FROM migration_divergences WHERE concat(legacy_value, machine_value) ~ '(k-2001|tampered-key|ghost-key)'"));
-        Assert.Equal(1, await ExpandMigrationTests.ScalarAsync(database,
+        Assert.Equal(1, await Sql.ScalarAsync(database,
             "SELECT count(*) FROM migration_divergences WHERE field = 'shared_key' AND legacy_value = 'differs' AND machine_value = 'differs'"));
     }
 
@@ -94,14 +94,14 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         var (database, source, verifier) = await BackfilledAsync("verresolve", SmallFleet);
         await using var _ = source;
-        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET port = 1 WHERE id = 'mc_cm_1';");
+        await Sql.ExecuteAsync(database, "UPDATE machines SET port = 1 WHERE id = 'mc_cm_1';");
         Assert.Equal(1, (await verifier.VerifyAsync(CancellationToken.None)).Open);
 
-        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET port = 2222 WHERE id = 'mc_cm_1';");
+        await Sql.ExecuteAsync(database, "UPDATE machines SET port = 2222 WHERE id = 'mc_cm_1';");
         var after = await verifier.VerifyAsync(CancellationToken.None);
 
         Assert.True(after.Clean);
-        Assert.Equal(1, await ExpandMigrationTests.ScalarAsync(database,
+        Assert.Equal(1, await Sql.ScalarAsync(database,
             "SELECT count(*) FROM migration_divergences WHERE entity_id = 'mc_cm_1' AND field = 'port' AND resolved_at IS NOT NULL"));
     }
 
@@ -136,14 +136,14 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
 
         // Old code (no dual-write yet) moves a custom machine and retires a pool server; someone also edits a Machine
         // row by hand, which the change log cannot see.
-        await ExpandMigrationTests.ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             UPDATE custom_machines SET ipv4 = '192.0.2.77' WHERE id = 'cm_2';
             DELETE FROM parked_machines WHERE id = 'pm_1';
             """);
-        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET port = 1 WHERE id = 'mc_cm_1';");
+        await Sql.ExecuteAsync(database, "UPDATE machines SET port = 1 WHERE id = 'mc_cm_1';");
         var (incremental, checkedChanges) = await IncrementalUntilAsync(verifier, 2);
 
-        async Task<long> Open(string id, string field, string kind) => await ExpandMigrationTests.ScalarAsync(database,
+        async Task<long> Open(string id, string field, string kind) => await Sql.ScalarAsync(database,
             $"SELECT count(*) FROM migration_divergences WHERE entity_id = '{id}' AND field = '{field}' AND kind = '{kind}' AND resolved_at IS NULL");
         Assert.Equal(VerificationModes.Incremental, incremental.Mode);
         Assert.Equal(2, checkedChanges);
@@ -153,7 +153,7 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(2, incremental.Open);
 
         // Put back: the next incremental run sees the change and resolves the record; nothing new, nothing checked twice.
-        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE custom_machines SET ipv4 = '192.0.2.11' WHERE id = 'cm_2';");
+        await Sql.ExecuteAsync(database, "UPDATE custom_machines SET ipv4 = '192.0.2.11' WHERE id = 'cm_2';");
         var (_, nextChecked) = await IncrementalUntilAsync(verifier, 1);
         Assert.Equal(1, nextChecked);
         Assert.Equal(0, await Open("mc_cm_2", "ipv4", DivergenceKinds.FieldMismatch));
@@ -187,7 +187,7 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         var (database, source, verifier) = await BackfilledAsync("verlast", SmallFleet);
         await using var _ = source;
-        await ExpandMigrationTests.ExecuteAsync(database, "UPDATE machines SET status = 'offline' WHERE id = 'mh_2001';");
+        await Sql.ExecuteAsync(database, "UPDATE machines SET status = 'offline' WHERE id = 'mh_2001';");
         var summary = await verifier.VerifyAsync(CancellationToken.None);
 
         await using var another = NpgsqlDataSource.Create(database);

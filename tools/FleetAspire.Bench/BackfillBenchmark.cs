@@ -47,7 +47,7 @@ internal static class BackfillBenchmark
         var seed = await postgres.CreateDatabaseAsync("benchlegacy");
         var clock = Stopwatch.StartNew();
         await LegacyFleet.SeedAsync(seed, agents);
-        var rows = await LegacyFleet.ScalarAsync(seed,
+        var rows = await Sql.ScalarAsync(seed,
             "SELECT (SELECT count(*) FROM agents) + (SELECT count(*) FROM parked_machines) + (SELECT count(*) FROM custom_machines) " +
             "+ (SELECT count(*) FROM machine_snapshots) + (SELECT count(*) FROM machine_health_checks)");
         Console.WriteLine($"seeded {rows} legacy rows for {agents} agents in {clock.Elapsed.TotalSeconds:0.0} s");
@@ -87,10 +87,10 @@ internal static class BackfillBenchmark
         var seconds = clock.Elapsed.TotalSeconds;
         var reflected = await productWriter.ReflectedAsync();
         Console.WriteLine($"product: {progress.State}, {progress.RowsDone} rows in {seconds:0.00} s ({progress.RowsDone / seconds:0} rows/s), " +
-                          $"dirty rows {await LegacyFleet.ScalarAsync(productDb, "SELECT count(*) FROM migration_dirty_rows")}, " +
-                          $"machines {await LegacyFleet.ScalarAsync(productDb, "SELECT count(*) FROM machines")}");
+                          $"dirty rows {await Sql.ScalarAsync(productDb, "SELECT count(*) FROM migration_dirty_rows")}, " +
+                          $"machines {await Sql.ScalarAsync(productDb, "SELECT count(*) FROM machines")}");
 
-        Console.WriteLine("dirty by class: " + await LegacyFleet.StringAsync(productDb,
+        Console.WriteLine("dirty by class: " + await Sql.StringAsync(productDb,
             "SELECT string_agg(class || '=' || n, ', ' ORDER BY class) FROM (SELECT class, count(*) n FROM migration_dirty_rows GROUP BY class) c"));
 
         // The floor, with the same writer at the same rate for its whole run.
@@ -98,10 +98,10 @@ internal static class BackfillBenchmark
         await CheckpointAsync(floorDb);
         floorWriter.Start();
         clock.Restart();
-        await LegacyFleet.ExecuteAsync(floorDb, Floor);
+        await Sql.ExecuteAsync(floorDb, Floor);
         var floorSeconds = clock.Elapsed.TotalSeconds;
         await floorWriter.StopAsync();
-        Console.WriteLine($"floor: {floorSeconds:0.00} s, machines {await LegacyFleet.ScalarAsync(floorDb, "SELECT count(*) FROM machines")}");
+        Console.WriteLine($"floor: {floorSeconds:0.00} s, machines {await Sql.ScalarAsync(floorDb, "SELECT count(*) FROM machines")}");
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"backfill agents={agents} seconds={seconds:0.00} floor_seconds={floorSeconds:0.00} ratio={seconds / floorSeconds:0.00} writer_ops={productWriter.Operations} reflected={reflected}"));
@@ -112,5 +112,5 @@ internal static class BackfillBenchmark
     internal static Task<TestPostgres> StartPostgresAsync() =>
         TestPostgres.StartDedicatedAsync(durable: true, "shared_buffers=1GB", "max_wal_size=8GB", "checkpoint_timeout=30min");
 
-    internal static Task CheckpointAsync(string database) => LegacyFleet.ExecuteAsync(database, "CHECKPOINT");
+    internal static Task CheckpointAsync(string database) => Sql.ExecuteAsync(database, "CHECKPOINT");
 }

@@ -1,3 +1,4 @@
+using FleetAspire.Testing;
 using System.Diagnostics;
 using Npgsql;
 
@@ -19,7 +20,7 @@ internal static class LegacyFleet
 
         var parked = agents / 5;
         var free = agents / 10;
-        await ExecuteAsync(database, $"""
+        await Sql.ExecuteAsync(database, $"""
             -- Unique dotted quads from a number: second to fourth octet carry its bits.
             CREATE FUNCTION pg_temp.quad(first int, n bigint) RETURNS text LANGUAGE sql IMMUTABLE AS
                 $$ SELECT first || '.' || ((n >> 16) & 255) || '.' || ((n >> 8) & 255) || '.' || (n & 255) $$;
@@ -168,37 +169,13 @@ internal static class LegacyFleet
         }
     }
 
-    public static async Task ExecuteAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
-        await command.ExecuteNonQueryAsync();
-    }
-
-    public static async Task<long> ScalarAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
-        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    public static async Task<string> StringAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
-        return Convert.ToString(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture) ?? "";
-    }
-
     /// <summary>A copy of a database, files and all (the source must have no sessions).</summary>
     public static async Task<string> CloneAsync(string serverConnectionString, string source, string name)
     {
         NpgsqlConnection.ClearAllPools();
         var sourceName = new NpgsqlConnectionStringBuilder(source).Database;
-        await ExecuteAsync(serverConnectionString, $"DROP DATABASE IF EXISTS \"{name}\"; ");
-        await ExecuteAsync(serverConnectionString, $"CREATE DATABASE \"{name}\" TEMPLATE \"{sourceName}\"");
+        await Sql.ExecuteAsync(serverConnectionString, $"DROP DATABASE IF EXISTS \"{name}\"; ");
+        await Sql.ExecuteAsync(serverConnectionString, $"CREATE DATABASE \"{name}\" TEMPLATE \"{sourceName}\"");
         return new NpgsqlConnectionStringBuilder(source) { Database = name }.ConnectionString;
     }
 }

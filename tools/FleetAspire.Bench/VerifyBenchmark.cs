@@ -1,3 +1,4 @@
+using FleetAspire.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -88,19 +89,19 @@ internal static class VerifyBenchmark
         var backfill = new MachineBackfill(source, new BackfillOptions { Pause = TimeSpan.Zero });
         await backfill.StartAsync(CancellationToken.None);
         await backfill.RunAsync(CancellationToken.None);
-        await LegacyFleet.ExecuteAsync(database, "VACUUM ANALYZE");
+        await Sql.ExecuteAsync(database, "VACUUM ANALYZE");
         Console.WriteLine($"seeded and backfilled {agents} agents in {clock.Elapsed.TotalSeconds:0.0} s");
 
         var verifier = new MachineVerifier(source, RandomNumberGenerator.GetBytes(32));
         var before = await verifier.VerifyAsync(CancellationToken.None);
         Console.WriteLine($"before planting: {before.Open} open divergences in {before.Duration.TotalSeconds:0.00} s");
 
-        await LegacyFleet.ExecuteAsync(database, Plant);
+        await Sql.ExecuteAsync(database, Plant);
         await BackfillBenchmark.CheckpointAsync(database);
         clock.Restart();
         var summary = await verifier.VerifyAsync(CancellationToken.None);
         var seconds = clock.Elapsed.TotalSeconds;
-        var found = await LegacyFleet.ScalarAsync(database, "SELECT count(*) FROM migration_divergences WHERE resolved_at IS NULL");
+        var found = await Sql.ScalarAsync(database, "SELECT count(*) FROM migration_divergences WHERE resolved_at IS NULL");
         Console.WriteLine("found by kind: " + string.Join(", ", summary.OpenByKind.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key}={k.Value}")));
 
         await BackfillBenchmark.CheckpointAsync(database);
@@ -108,7 +109,7 @@ internal static class VerifyBenchmark
         long floorCount = 0;
         foreach (var query in FloorQueries)
         {
-            floorCount += await LegacyFleet.ScalarAsync(database, query);
+            floorCount += await Sql.ScalarAsync(database, query);
         }
 
         var floorSeconds = clock.Elapsed.TotalSeconds;

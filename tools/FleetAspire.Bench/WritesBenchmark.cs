@@ -33,7 +33,7 @@ internal static class WritesBenchmark
         var postgres = await TestPostgres.StartDedicatedAsync(durable: true);
         var rabbit = await TestRabbitMq.GetAsync();
         var database = await postgres.CreateDatabaseAsync("benchwrites");
-        await LegacyFleet.ExecuteAsync(database, $"""
+        await Sql.ExecuteAsync(database, $"""
             INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at)
             SELECT 'pm_' || i, (30000000 + i)::text, 'pool-' || i, '10.' || ((i >> 16) & 255) || '.' || ((i >> 8) & 255) || '.' || (i & 255),
                    'ready', 'key-' || md5(i::text), now() - interval '1 hour' + i * interval '1 ms', now()
@@ -78,7 +78,7 @@ internal static class WritesBenchmark
             }
         }
 
-        var linked = await LegacyFleet.ScalarAsync(database, "SELECT count(*) FROM agents WHERE machine_ref IS NOT NULL");
+        var linked = await Sql.ScalarAsync(database, "SELECT count(*) FROM agents WHERE machine_ref IS NOT NULL");
         var legacy = Median(latencies[TransitionPhase.Legacy]);
         var dual = Median(latencies[TransitionPhase.DualWrite]);
         Console.WriteLine($"legacy: {latencies[TransitionPhase.Legacy].Count} ops, dual-write: {latencies[TransitionPhase.DualWrite].Count} ops; " +
