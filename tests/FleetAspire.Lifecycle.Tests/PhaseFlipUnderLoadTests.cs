@@ -13,7 +13,8 @@ namespace FleetAspire.Lifecycle.Tests;
 
 /// <summary>
 /// Two replicas of the agents and machines services, 32 concurrent writers, and the phase flipped back and forth
-/// between <c>Legacy</c> and <c>DualWrite</c> underneath them.
+/// between <c>Legacy</c> and <c>DualWrite</c>, then through <c>MachineRead</c> to <c>MachineOnly</c> and back to
+/// <c>DualWrite</c> (reverse sync included) underneath them.
 /// </summary>
 [Collection(LifecycleCollection.Name)]
 public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper output)
@@ -50,6 +51,7 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
         {
             ["Backfill:Pause"] = "00:00:00",
             ["Verification:IncrementalInterval"] = "00:00:00",
+            ["Phases:QuietPeriod"] = "00:00:01",
         });
         _ = agentsA.Server;
         _ = agentsB.Server;
@@ -65,14 +67,15 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
         using var stop = new CancellationTokenSource();
         var load = writers.Select(writer => Task.Run(() => writer.RunAsync(stop.Token))).ToArray();
 
-        // Forward and back and forward again while they write; each flip once every instance runs the current epoch.
+        // Forward and back between Legacy and DualWrite, then through every phase to MachineOnly and back to
+        // DualWrite, while they write; each flip through the API (gates and all) once every instance runs the epoch.
         var followTimes = new List<TimeSpan>();
-        foreach (var target in new[] { "DualWrite", "Legacy", "DualWrite", "Legacy", "DualWrite" })
+        async Task FlipAsync(string target)
         {
             await Eventually.TrueAsync(() => Task.FromResult(writers.Sum(x => x.Succeeded) > 0), TimeSpan.FromSeconds(10), "writers made no progress");
             var before = writers.Sum(x => x.Succeeded);
             var flip = await ops.PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest(target, "load test", false));
-            Assert.Equal(HttpStatusCode.OK, flip.StatusCode);
+            Assert.True(flip.StatusCode == HttpStatusCode.OK, $"flip to {target}: {await flip.Content.ReadAsStringAsync()}");
             var flippedAt = DateTimeOffset.UtcNow;
             await AllAcknowledgedAsync(database, expectedInstances: 4);
             followTimes.Add(DateTimeOffset.UtcNow - flippedAt);
@@ -81,15 +84,35 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
                 $"writes stalled in {target}");
         }
 
-        await stop.CancelAsync();
-        await Task.WhenAll(load);
-        output.WriteLine($"statuses: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}={s.Value}"))}; " +
-                         $"acknowledged flips in {string.Join(", ", followTimes.Select(t => $"{t.TotalMilliseconds:0} ms"))}");
+        async Task VerifyCleanAsync(string when)
+        {
+            var summary = await (await ops.PostAsync("/api/migration/verify", null)).Content.ReadFromJsonAsync<VerificationSummary>();
+            Assert.True(summary!.Clean, $"{when}: " + string.Join(", ", summary.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
+        }
+
+        foreach (var target in new[] { "DualWrite", "Legacy", "DualWrite" })
+        {
+            await FlipAsync(target);
+        }
 
         // Writes from the Legacy periods reach Machine through a backfill started now (every instance dual-writes).
         (await ops.PostAsync("/api/migration/backfill/start", null)).EnsureSuccessStatusCode();
         await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill.State == BackfillStates.Done,
             TimeSpan.FromSeconds(60), "the backfill did not finish");
+        await VerifyCleanAsync("after the backfill, in DualWrite");
+        await FlipAsync("MachineRead");
+        await VerifyCleanAsync("in MachineRead");
+        await FlipAsync("MachineOnly");
+        await FlipAsync("MachineRead");
+        await VerifyCleanAsync("after the reverse sync");
+        await FlipAsync("DualWrite");
+
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+        output.WriteLine($"statuses: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}={s.Value}"))}; " +
+                         $"acknowledged flips in {string.Join(", ", followTimes.Select(t => $"{t.TotalMilliseconds:0} ms"))}");
+
+        // Back in DualWrite after MachineOnly: both representations agree on everything the writers did.
         var verification = await (await ops.PostAsync("/api/migration/verify", null)).Content.ReadFromJsonAsync<VerificationSummary>();
 
         Assert.DoesNotContain(statuses.Keys, s => s >= 500);

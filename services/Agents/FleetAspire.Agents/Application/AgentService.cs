@@ -3,9 +3,10 @@ using System.Security.Claims;
 using FleetAspire.Agents.Apis;
 using FleetAspire.Contracts.Agents;
 using FleetAspire.Data;
-using FleetAspire.Data.MachineTransition;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.Writes;
 using FleetAspire.Data.Outbox;
 using FleetAspire.Messaging;
 using FleetAspire.ServiceDefaults.Auth;
@@ -23,7 +24,7 @@ public enum DeleteOutcome
 }
 
 /// <summary>Agent lifecycle: create, read, list, delete. Ownership is checked here, once, for every read and write.</summary>
-public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time, AgentMachineStores stores)
+public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time, AgentMachineStores stores, WritePlanner planner)
 {
     public async Task<Agent> CreateAsync(string userId, string name, CancellationToken cancellationToken)
     {
@@ -89,36 +90,45 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     /// </summary>
     public async Task<DeleteOutcome> DeleteAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var agent = await MachineAssignments.LockAgentAsync(db, agentId, caller.OwnerFilter(), cancellationToken);
-        if (agent is null)
+        var outcome = await planner.AssignmentsAsync(async writes =>
         {
-            return DeleteOutcome.NotFound;
-        }
+            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+            var agent = await AgentLocks.LockAgentAsync(db, agentId, caller.OwnerFilter(), cancellationToken);
+            if (agent is null)
+            {
+                return DeleteOutcome.NotFound;
+            }
 
-        if (agent.MachineId is null)
-        {
-            db.Agents.Remove(agent);
+            var held = await writes.HeldAsync(agent, cancellationToken);
+            if (held is null)
+            {
+                db.Agents.Remove(agent);
+                await db.SaveChangesAsync(cancellationToken);
+                await tx.CommitAsync(cancellationToken);
+                return DeleteOutcome.Deleted;
+            }
+
+            var now = time.GetUtcNow();
+            agent.Status = AgentStatus.Deleting;
+            agent.UpdatedAt = now;
+            db.Enqueue(agent.Id, new AgentDeletionRequested
+            {
+                AgentId = agent.Id,
+                UserId = agent.UserId,
+                MachineId = held.MachineId,
+                MachineType = held.MachineType,
+                RequestedAt = now,
+            });
             await db.SaveChangesAsync(cancellationToken);
             await tx.CommitAsync(cancellationToken);
-            return DeleteOutcome.Deleted;
+            return DeleteOutcome.Accepted;
+        });
+        if (outcome == DeleteOutcome.Accepted)
+        {
+            outbox.Notify();
         }
 
-        var now = time.GetUtcNow();
-        agent.Status = AgentStatus.Deleting;
-        agent.UpdatedAt = now;
-        db.Enqueue(agent.Id, new AgentDeletionRequested
-        {
-            AgentId = agent.Id,
-            UserId = agent.UserId,
-            MachineId = agent.MachineId,
-            MachineType = agent.MachineType ?? MachineTypes.Hetzner,
-            RequestedAt = now,
-        });
-        await db.SaveChangesAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-        outbox.Notify();
-        return DeleteOutcome.Accepted;
+        return outcome;
     }
 
     private IQueryable<Agent> Visible(ClaimsPrincipal caller)

@@ -1,7 +1,8 @@
 using FleetAspire.Contracts.Machines;
 using FleetAspire.Contracts.Snapshots;
 using FleetAspire.Data;
-using FleetAspire.Data.MachineTransition;
+using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.Writes;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Messaging;
@@ -15,27 +16,34 @@ namespace FleetAspire.Agents.Consumers;
 /// <c>MachineReleased</c>, so the pool destroys the server) and deletes the agent, in one transaction.
 /// Idempotent by nature: a second delivery finds the agent gone (or no longer deleting) and does nothing.
 /// </summary>
-public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, OutboxSignal outbox, TimeProvider time) : IConsumer<FinalSnapshotTaken>
+public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, WritePlanner planner, OutboxSignal outbox, TimeProvider time) : IConsumer<FinalSnapshotTaken>
 {
     public async Task Consume(ConsumeContext<FinalSnapshotTaken> context)
     {
         var message = context.Message;
-        await using var tx = await db.Database.BeginTransactionAsync(context.CancellationToken);
-        var agent = await MachineAssignments.LockAgentAsync(db, message.AgentId, ownerFilter: null, context.CancellationToken);
-        if (agent is null || agent.Status != AgentStatus.Deleting)
+        var deleted = await planner.AssignmentsAsync(async writes =>
         {
-            return;
-        }
+            await using var tx = await db.Database.BeginTransactionAsync(context.CancellationToken);
+            var agent = await AgentLocks.LockAgentAsync(db, message.AgentId, ownerFilter: null, context.CancellationToken);
+            if (agent is null || agent.Status != AgentStatus.Deleting)
+            {
+                return false;
+            }
 
-        if (agent.MachineId is not null)
+            if (writes.HoldsMachine(agent))
+            {
+                await writes.DetachAsync(agent, time.GetUtcNow(), context.CancellationToken);
+            }
+
+            db.Agents.Remove(agent);
+            await db.SaveChangesAsync(context.CancellationToken);
+            await tx.CommitAsync(context.CancellationToken);
+            return true;
+        });
+        if (deleted)
         {
-            await MachineAssignments.DetachAsync(db, agent, time.GetUtcNow(), context.CancellationToken);
+            outbox.Notify();
         }
-
-        db.Agents.Remove(agent);
-        await db.SaveChangesAsync(context.CancellationToken);
-        await tx.CommitAsync(context.CancellationToken);
-        outbox.Notify();
     }
 }
 
@@ -44,7 +52,7 @@ public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, OutboxSignal o
 /// than taken from the message, so duplicates and out-of-order deliveries converge on the same answer (idempotent),
 /// and an event about a machine the agent no longer holds changes nothing.
 /// </summary>
-public sealed class MachineHealthConsumer(FleetDbContext db, IConfiguration configuration, TimeProvider time)
+public sealed class MachineHealthConsumer(FleetDbContext db, WritePlanner planner, IConfiguration configuration, TimeProvider time)
     : IConsumer<MachineBecameUnhealthy>, IConsumer<MachineRecovered>
 {
     public Task Consume(ConsumeContext<MachineBecameUnhealthy> context) =>
@@ -53,28 +61,31 @@ public sealed class MachineHealthConsumer(FleetDbContext db, IConfiguration conf
     public Task Consume(ConsumeContext<MachineRecovered> context) =>
         ApplyAsync(context.Message.AgentId, context.Message.MachineId, context.CancellationToken);
 
-    private async Task ApplyAsync(string agentId, string machineId, CancellationToken cancellationToken)
-    {
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var agent = await MachineAssignments.LockAgentAsync(db, agentId, ownerFilter: null, cancellationToken);
-        if (agent is null || agent.MachineId != machineId || agent.Status is not (AgentStatus.Active or AgentStatus.Unhealthy))
+    private Task ApplyAsync(string agentId, string machineId, CancellationToken cancellationToken) =>
+        planner.AssignmentsAsync(async writes =>
         {
-            return;
-        }
+            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+            var agent = await AgentLocks.LockAgentAsync(db, agentId, ownerFilter: null, cancellationToken);
+            if (agent is null || agent.Status is not (AgentStatus.Active or AgentStatus.Unhealthy)
+                || (await writes.HeldAsync(agent, cancellationToken))?.MachineId != machineId)
+            {
+                return false;
+            }
 
-        var threshold = configuration.GetValue(MachineHealth.ThresholdConfig, MachineHealth.DefaultThreshold);
-        var status = await MachineHealth.IsUnhealthyAsync(db, agentId, machineId, threshold, cancellationToken)
-            ? AgentStatus.Unhealthy
-            : AgentStatus.Active;
-        if (agent.Status != status)
-        {
-            agent.Status = status;
-            agent.UpdatedAt = time.GetUtcNow();
-            await db.SaveChangesAsync(cancellationToken);
-        }
+            var threshold = configuration.GetValue(MachineHealth.ThresholdConfig, MachineHealth.DefaultThreshold);
+            var status = await MachineHealth.IsUnhealthyAsync(db, agentId, machineId, threshold, cancellationToken)
+                ? AgentStatus.Unhealthy
+                : AgentStatus.Active;
+            if (agent.Status != status)
+            {
+                agent.Status = status;
+                agent.UpdatedAt = time.GetUtcNow();
+                await db.SaveChangesAsync(cancellationToken);
+            }
 
-        await tx.CommitAsync(cancellationToken);
-    }
+            await tx.CommitAsync(cancellationToken);
+            return true;
+        });
 }
 
 /// <summary>Database retries (<see cref="ConsumerRetry.Database"/>); at most 8 messages in flight per endpoint.</summary>

@@ -27,9 +27,6 @@ public sealed record CustomMachineResponse(
     string Id, string Ipv4, int Port, string UserId, string? CurrentAgentId,
     string? Os, string? Arch, int? CpuCount, int? MemoryGb, string SharedKeyFingerprint, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
 {
-    public static CustomMachineResponse From(CustomMachine c, SecretFingerprint fingerprint) =>
-        new(c.Id, c.Ipv4, c.Port, c.UserId, c.CurrentAgentId, c.Os, c.Arch, c.CpuCount, c.MemoryGb, fingerprint.Of(c.SharedKey), c.CreatedAt, c.UpdatedAt);
-
     public static CustomMachineResponse From(CustomMachineView v, SecretFingerprint fingerprint) =>
         new(v.Id, v.Ipv4, v.Port, v.UserId, v.CurrentAgentId, v.Os, v.Arch, v.CpuCount, v.MemoryGb, fingerprint.Of(v.SharedKey), v.CreatedAt, v.UpdatedAt);
 }

@@ -42,7 +42,7 @@ public static class HeartbeatsApi
     }
 
     public static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> Heartbeat(
-        HttpRequest http, FleetDbContext db, HealthRecorder recorder, IOptions<HealthCheckOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        HttpRequest http, WritePlanner planner, HealthRecorder recorder, IOptions<HealthCheckOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var body = await ReadBodyAsync(http, cancellationToken);
         if (body is null)
@@ -55,16 +55,6 @@ public static class HeartbeatsApi
         var signature = http.Headers[SignatureHeader].ToString();
         if (!InputRules.IsPlausibleId(machineId) || !long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             || Math.Abs(time.GetUtcNow().ToUnixTimeSeconds() - seconds) > options.Value.ClockSkew.TotalSeconds)
-        {
-            return Unauthenticated();
-        }
-
-        // The machine's key as its agent holds it (today's model copies it onto the agent).
-        var holder = await db.Agents.AsNoTracking()
-            .Where(a => a.MachineId == machineId && a.MachineSharedKey != null)
-            .Select(a => new { a.Id, a.MachineSharedKey })
-            .FirstOrDefaultAsync(cancellationToken);
-        if (holder is null || !SignatureMatches(holder.MachineSharedKey!, machineId, timestamp, body, signature))
         {
             return Unauthenticated();
         }
@@ -82,13 +72,24 @@ public static class HeartbeatsApi
         var errors = new FieldErrors()
             .Check("outcome", request?.Outcome is HealthOutcome.Healthy or HealthOutcome.Unhealthy ? null : "must be 'healthy' or 'unhealthy'")
             .Check("latencyMs", request?.LatencyMs is null or (>= 0 and <= 600_000) ? null : "must be between 0 and 600000");
-        if (errors.Any)
+        // The machine's key as the storage of the current phase holds it (the agent's copy, or the Machine row),
+        // and the check written to the same storage, planned together.
+        return await planner.AssignmentsAsync<Results<Accepted, ValidationProblem, ProblemHttpResult>>(async writes =>
         {
-            return TypedResults.ValidationProblem(errors.ToDictionary());
-        }
+            var holder = await writes.HolderAsync(machineId, cancellationToken);
+            if (holder is null || !SignatureMatches(holder.SharedKey, machineId, timestamp, body, signature))
+            {
+                return Unauthenticated();
+            }
 
-        await recorder.RecordAsync(holder.Id, machineId, request!.Outcome!, request.LatencyMs, cancellationToken);
-        return TypedResults.Accepted((string?)null);
+            if (errors.Any)
+            {
+                return TypedResults.ValidationProblem(errors.ToDictionary());
+            }
+
+            await recorder.RecordAsync(holder, request!.Outcome!, request.LatencyMs, cancellationToken);
+            return TypedResults.Accepted((string?)null);
+        });
     }
 
     public static async Task<Results<Ok<IReadOnlyList<HealthCheckResponse>>, ValidationProblem>> ListChecks(

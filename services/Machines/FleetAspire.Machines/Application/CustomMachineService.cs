@@ -1,14 +1,11 @@
 using System.Security.Claims;
-using FleetAspire.Contracts.Machines;
 using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition;
-using FleetAspire.Data.Assignments;
-using FleetAspire.Data.Entities;
+using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.Outbox;
+using FleetAspire.Data.Writes;
+using FleetAspire.Machines.MachineTransition;
 using FleetAspire.Messaging;
-using FleetAspire.ServiceDefaults.Auth;
-using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace FleetAspire.Machines.Application;
 
@@ -28,185 +25,58 @@ public sealed record RegisterCustomMachine(string Ipv4, int Port, string SharedK
 public sealed record UpdateCustomMachine(string? Ipv4, int? Port, string? SharedKey, string? Os, string? Arch, int? CpuCount, int? MemoryGb);
 
 /// <summary>
-/// Custom machines of today's model. A machine belongs to the user who registered it; another user's machine is
-/// invisible (404) and never assignable. Assignment changes the machine and the agent in one transaction, here, in
-/// the service that received the request (docs/adr/0002); rows are locked agent first, machine second.
+/// Write storage of custom machines. A machine belongs to the user who registered it; another user's machine is
+/// invisible (404) and never assignable. Assignment changes the machine and the agent in one transaction, in the
+/// service that received the request (docs/adr/0002); rows are locked agent first, machine second.
 /// </summary>
-public sealed class CustomMachineService(FleetDbContext db, OutboxSignal outbox, TimeProvider time)
+public interface ICustomMachineWrites
 {
-    public async Task<(MachineOutcome Outcome, CustomMachine? Machine)> RegisterAsync(string userId, RegisterCustomMachine request, CancellationToken cancellationToken)
-    {
-        // The common duplicate is answered by a read; the unique index below still decides races.
-        if (await db.CustomMachines.AnyAsync(c => c.UserId == userId && c.Ipv4 == request.Ipv4 && c.Port == request.Port, cancellationToken))
-        {
-            return (MachineOutcome.Duplicate, null);
-        }
+    Task<(MachineOutcome Outcome, CustomMachineView? Machine)> RegisterAsync(string userId, RegisterCustomMachine request, CancellationToken cancellationToken);
 
-        var now = time.GetUtcNow();
-        var machine = new CustomMachine
-        {
-            Id = EntityIds.New(EntityIds.CustomMachine),
-            Ipv4 = request.Ipv4,
-            Port = request.Port,
-            SharedKey = request.SharedKey,
-            UserId = userId,
-            Os = request.Os,
-            Arch = request.Arch,
-            CpuCount = request.CpuCount,
-            MemoryGb = request.MemoryGb,
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
-        db.CustomMachines.Add(machine);
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
-        {
-            // The unique index on (user_id, ipv4, port) decides, so two concurrent registrations cannot both win.
-            db.ChangeTracker.Clear();
-            return (MachineOutcome.Duplicate, null);
-        }
-
-        return (MachineOutcome.Ok, machine);
-    }
-
-    public Task<CustomMachine?> FindVisibleAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken)
-    {
-        var owner = caller.OwnerFilter();
-        return db.CustomMachines.AsNoTracking().FirstOrDefaultAsync(c => c.Id == id && (owner == null || c.UserId == owner), cancellationToken);
-    }
-
-    /// <summary>
-    /// Updates the owner's machine. An assigned machine's agent carries copies of ipv4 and sharedKey (today's model),
-    /// so they change together in the same transaction.
-    /// </summary>
-    public async Task<(MachineOutcome Outcome, CustomMachine? Machine)> UpdateAsync(ClaimsPrincipal caller, string id, UpdateCustomMachine update, CancellationToken cancellationToken)
-    {
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var machine = await db.CustomMachines.AsNoTracking().FirstOrDefaultAsync(c => c.Id == id && c.UserId == caller.UserId(), cancellationToken);
-        if (machine is null)
-        {
-            return (MachineOutcome.NotFound, null);
-        }
-
-        // Agent first, machine second: the lock order every assignment path uses.
-        var agent = machine.CurrentAgentId is null ? null : await MachineAssignments.LockAgentAsync(db, machine.CurrentAgentId, null, cancellationToken);
-        machine = (await MachineAssignments.LockCustomMachineAsync(db, id, caller.UserId(), cancellationToken))!;
-        var now = time.GetUtcNow();
-        machine.Ipv4 = update.Ipv4 ?? machine.Ipv4;
-        machine.Port = update.Port ?? machine.Port;
-        machine.SharedKey = update.SharedKey ?? machine.SharedKey;
-        machine.Os = update.Os ?? machine.Os;
-        machine.Arch = update.Arch ?? machine.Arch;
-        machine.CpuCount = update.CpuCount ?? machine.CpuCount;
-        machine.MemoryGb = update.MemoryGb ?? machine.MemoryGb;
-        machine.UpdatedAt = now;
-        if (agent is not null && agent.MachineId == machine.Id)
-        {
-            agent.MachineIpv4 = machine.Ipv4;
-            agent.MachineSharedKey = machine.SharedKey;
-            agent.UpdatedAt = now;
-        }
-
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
-        {
-            return (MachineOutcome.Duplicate, null);
-        }
-
-        await tx.CommitAsync(cancellationToken);
-        return (MachineOutcome.Ok, machine);
-    }
+    Task<(MachineOutcome Outcome, CustomMachineView? Machine)> UpdateAsync(ClaimsPrincipal caller, string id, UpdateCustomMachine update, CancellationToken cancellationToken);
 
     /// <summary>An assigned machine is not deleted under its agent: release it first (409).</summary>
-    public async Task<MachineOutcome> DeleteAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken)
-    {
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var machine = await MachineAssignments.LockCustomMachineAsync(db, id, caller.UserId(), cancellationToken);
-        if (machine is null)
-        {
-            return MachineOutcome.NotFound;
-        }
-
-        if (machine.CurrentAgentId is not null)
-        {
-            return MachineOutcome.MachineInUse;
-        }
-
-        db.CustomMachines.Remove(machine);
-        await db.SaveChangesAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-        return MachineOutcome.Ok;
-    }
+    Task<MachineOutcome> DeleteAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken);
 
     /// <summary>Assigns the caller's free machine to the caller's idle agent.</summary>
-    public async Task<(MachineOutcome Outcome, CustomMachine? Machine)> AssignAsync(ClaimsPrincipal caller, string id, string agentId, CancellationToken cancellationToken)
-    {
-        var userId = caller.UserId();
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var agent = await MachineAssignments.LockAgentAsync(db, agentId, userId, cancellationToken);
-        var machine = await MachineAssignments.LockCustomMachineAsync(db, id, userId, cancellationToken);
-        if (machine is null)
-        {
-            return (MachineOutcome.NotFound, null);
-        }
-
-        if (agent is null)
-        {
-            return (MachineOutcome.AgentNotFound, null);
-        }
-
-        if (machine.CurrentAgentId is not null)
-        {
-            return (MachineOutcome.MachineInUse, machine);
-        }
-
-        if (agent.MachineId is not null || agent.Status != AgentStatus.Idle)
-        {
-            return (MachineOutcome.AgentBusy, machine);
-        }
-
-        var now = time.GetUtcNow();
-        MachineAssignments.AttachCustom(agent, machine, now);
-        db.Enqueue(agent.Id, new CustomMachineAssigned { MachineId = machine.Id, AgentId = agent.Id, AssignedAt = now });
-        await db.SaveChangesAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-        outbox.Notify();
-        return (MachineOutcome.Ok, machine);
-    }
+    Task<(MachineOutcome Outcome, CustomMachineView? Machine)> AssignAsync(ClaimsPrincipal caller, string id, string agentId, CancellationToken cancellationToken);
 
     /// <summary>Detaches the caller's machine from its agent (both rows, one transaction).</summary>
-    public async Task<(MachineOutcome Outcome, CustomMachine? Machine)> ReleaseAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken)
+    Task<(MachineOutcome Outcome, CustomMachineView? Machine)> ReleaseAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Custom machine writes in the storage the migration phase names (legacy table, or Machine only): planned once
+/// per request, retried once if the phase moves under it. Wakes the outbox after writes that enqueue events.
+/// </summary>
+public sealed class CustomMachineService(FleetDbContext db, WritePlanner planner, OutboxSignal outbox, TimeProvider time)
+{
+    private ICustomMachineWrites For(TransitionMode mode) => mode.WriteLegacy
+        ? new LegacyCustomMachineWrites(db, new LegacyAssignmentWrites(db), time)
+        : new MachineCustomMachineWrites(db, new MachineAssignmentWrites(db), time);
+
+    public Task<(MachineOutcome Outcome, CustomMachineView? Machine)> RegisterAsync(string userId, RegisterCustomMachine request, CancellationToken cancellationToken) =>
+        planner.RunAsync(mode => For(mode).RegisterAsync(userId, request, cancellationToken));
+
+    public Task<(MachineOutcome Outcome, CustomMachineView? Machine)> UpdateAsync(ClaimsPrincipal caller, string id, UpdateCustomMachine update, CancellationToken cancellationToken) =>
+        planner.RunAsync(mode => For(mode).UpdateAsync(caller, id, update, cancellationToken));
+
+    public Task<MachineOutcome> DeleteAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken) =>
+        planner.RunAsync(mode => For(mode).DeleteAsync(caller, id, cancellationToken));
+
+    public async Task<(MachineOutcome Outcome, CustomMachineView? Machine)> AssignAsync(ClaimsPrincipal caller, string id, string agentId, CancellationToken cancellationToken) =>
+        Notified(await planner.RunAsync(mode => For(mode).AssignAsync(caller, id, agentId, cancellationToken)));
+
+    public async Task<(MachineOutcome Outcome, CustomMachineView? Machine)> ReleaseAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken) =>
+        Notified(await planner.RunAsync(mode => For(mode).ReleaseAsync(caller, id, cancellationToken)));
+
+    private (MachineOutcome, CustomMachineView?) Notified((MachineOutcome Outcome, CustomMachineView? Machine) result)
     {
-        var userId = caller.UserId();
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var current = await db.CustomMachines.AsNoTracking().Where(c => c.Id == id && c.UserId == userId).Select(c => new { c.CurrentAgentId }).FirstOrDefaultAsync(cancellationToken);
-        if (current is null)
+        if (result.Outcome == MachineOutcome.Ok)
         {
-            return (MachineOutcome.NotFound, null);
+            outbox.Notify();
         }
 
-        var agent = current.CurrentAgentId is null ? null : await MachineAssignments.LockAgentAsync(db, current.CurrentAgentId, null, cancellationToken);
-        var machine = (await MachineAssignments.LockCustomMachineAsync(db, id, userId, cancellationToken))!;
-        if (agent is null || machine.CurrentAgentId != agent.Id || agent.MachineId != machine.Id)
-        {
-            return (MachineOutcome.NotAssigned, machine);
-        }
-
-        if (agent.Status == AgentStatus.Deleting)
-        {
-            return (MachineOutcome.AgentBusy, machine);
-        }
-
-        await MachineAssignments.DetachAsync(db, agent, time.GetUtcNow(), cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-        outbox.Notify();
-        return (MachineOutcome.Ok, await db.CustomMachines.AsNoTracking().FirstAsync(c => c.Id == id, cancellationToken));
+        return result;
     }
 }

@@ -1,5 +1,6 @@
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.MachineTransition.Modes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -57,24 +58,18 @@ public sealed partial class HeartbeatSweeper(
         }
 
         var cutoff = time.GetUtcNow() - options.Value.HeartbeatTimeout;
-        var silent = await db.Database.SqlQuery<SilentMachine>($"""
-            SELECT a.id AS agent_id, a.machine_id
-            FROM agents a
-            WHERE a.machine_id IS NOT NULL AND a.status IN ('active', 'unhealthy')
-              AND coalesce((SELECT max(h.checked_at) FROM machine_health_checks h
-                            WHERE h.machine_id = a.machine_id AND h.agent_id = a.id), a.updated_at) < {cutoff}
-            ORDER BY a.id
-            LIMIT 500
-            """).ToListAsync(cancellationToken);
-        foreach (var machine in silent)
+        return await scope.ServiceProvider.GetRequiredService<WritePlanner>().AssignmentsAsync(async writes =>
         {
-            await recorder.RecordAsync(machine.AgentId, machine.MachineId, HealthOutcome.Missed, null, cancellationToken);
-        }
+            var silent = await writes.SilentAsync(cutoff, 500, cancellationToken);
+            foreach (var machine in silent)
+            {
+                await recorder.RecordAsync(machine, HealthOutcome.Missed, null, cancellationToken);
+            }
 
-        return silent.Count;
+            return silent.Count;
+        });
     }
 
-    private sealed record SilentMachine(string AgentId, string MachineId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat sweep failed ({ExceptionType})")]
     private static partial void LogSweepFailed(ILogger logger, string exceptionType);

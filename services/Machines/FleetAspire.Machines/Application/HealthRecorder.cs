@@ -3,6 +3,7 @@ using FleetAspire.Data;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;
+using FleetAspire.Data.Writes;
 using FleetAspire.Messaging;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -17,8 +18,10 @@ namespace FleetAspire.Machines.Application;
 /// </summary>
 public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOptions<HealthCheckOptions> options, TimeProvider time)
 {
-    public async Task RecordAsync(string agentId, string machineId, string outcome, int? latencyMs, CancellationToken cancellationToken)
+    /// <summary>Stores one check of the machine the agent holds; in the Machine-only phase the row carries its relation directly.</summary>
+    public async Task RecordAsync(MachineHolder holder, string outcome, int? latencyMs, CancellationToken cancellationToken)
     {
+        var (agentId, machineId) = (holder.AgentId, holder.MachineId);
         var threshold = options.Value.FailureThreshold;
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({"health:" + machineId}, 0))", cancellationToken);
@@ -31,6 +34,7 @@ public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOpti
             Outcome = outcome,
             LatencyMs = latencyMs,
             CheckedAt = now,
+            MachineRef = holder.MachineRef,
         });
         await db.SaveChangesAsync(cancellationToken);
         var isUnhealthy = await MachineHealth.IsUnhealthyAsync(db, agentId, machineId, threshold, cancellationToken);

@@ -26,6 +26,7 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
     public const string CleanVerification = "clean-verification-after-backfill";
     public const string QuietPeriod = "quiet-period-clean";
     public const string SingleStep = "single-step";
+    public const string CleanAfterReverseSync = "clean-verification-after-reverse-sync";
 
     public async Task<IReadOnlyList<GateResult>> EvaluateAsync(PhaseState current, TransitionPhase target, CancellationToken cancellationToken)
     {
@@ -57,7 +58,42 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
             gates.Add(await QuietPeriodGateAsync(current, cancellationToken));
         }
 
+        if (current.Phase == TransitionPhase.MachineRead && target == TransitionPhase.DualWrite
+            && await ReverseSyncGateAsync(cancellationToken) is { } reverse)
+        {
+            gates.Add(reverse);
+        }
+
         return gates;
+    }
+
+    /// <summary>
+    /// After the fleet has left MachineOnly, legacy becomes authoritative again only once a full verification that
+    /// started after the reverse sync (inside that flip) is clean. Null when MachineOnly was never left.
+    /// </summary>
+    private async Task<GateResult?> ReverseSyncGateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT max(at) FROM migration_phase_history
+            WHERE outcome = 'flipped' AND from_phase = 'MachineOnly' AND to_phase = 'MachineRead'
+            """, connection);
+        if (await command.ExecuteScalarAsync(cancellationToken) is not DateTime synced)
+        {
+            return null;
+        }
+
+        var syncedAt = new DateTimeOffset(synced, TimeSpan.Zero);
+        var verification = await LastFullVerificationAsync(cancellationToken);
+        return verification switch
+        {
+            null => new(CleanAfterReverseSync, false, "no full verification has run since the reverse sync"),
+            _ when verification.Value.StartedAt < syncedAt => new(CleanAfterReverseSync, false,
+                $"the last full verification started at {verification.Value.StartedAt:O}, before the reverse sync of {syncedAt:O}; run one now"),
+            _ when verification.Value.Open > 0 => new(CleanAfterReverseSync, false,
+                $"the full verification of {verification.Value.StartedAt:O} left {verification.Value.Open} open divergence(s)"),
+            _ => new(CleanAfterReverseSync, true, $"full verification of {verification.Value.StartedAt:O}, after the reverse sync, is clean"),
+        };
     }
 
     private static GateResult AcknowledgedGate(PhaseState current, IReadOnlyList<InstanceInfo> instances)

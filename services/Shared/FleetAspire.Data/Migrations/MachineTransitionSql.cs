@@ -249,4 +249,50 @@ internal static class MachineTransitionSql
         "CREATE INDEX IF NOT EXISTS ix_migration_dirty_rows_open ON migration_dirty_rows (entity, entity_id) WHERE resolved_at IS NULL;";
 
     public const string DropDirtyRowIndex = "DROP INDEX IF EXISTS ix_migration_dirty_rows_open;";
+    /// <summary>
+    /// The change marker of <c>MachineOnly</c>: while the stored phase is <c>MachineOnly</c>, every insert, update and
+    /// delete of a <c>machines</c> row and every change of an agent's relation lands in <c>machine_changes</c> (new code,
+    /// old code and hand-written SQL alike), so leaving the phase brings exactly those rows back to legacy (the reverse
+    /// sync). In any other phase the triggers do nothing but read the one-row phase table.
+    /// </summary>
+    public const string MachineChanges = """
+        CREATE TABLE machine_changes (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            entity text NOT NULL CHECK (entity IN ('machines', 'agents')),
+            entity_id text NOT NULL,
+            op char(1) NOT NULL CHECK (op IN ('I', 'U', 'D')),
+            -- A deleted machine's legacy identity: the reverse sync removes its legacy source by it.
+            machine_type text,
+            legacy_id text,
+            changed_at timestamptz NOT NULL DEFAULT now(),
+            txid bigint NOT NULL DEFAULT txid_current(),
+            synced_at timestamptz
+        );
+        CREATE INDEX ix_machine_changes_pending ON machine_changes (id) WHERE synced_at IS NULL;
+
+        CREATE FUNCTION fleet_capture_machine_change() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            row jsonb := CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END;
+        BEGIN
+            IF (SELECT phase FROM migration_phase WHERE id = 1) = 'MachineOnly' THEN
+                INSERT INTO machine_changes (entity, entity_id, op, machine_type, legacy_id)
+                VALUES (TG_TABLE_NAME, row ->> 'id', left(TG_OP, 1), row ->> 'type', row ->> 'legacy_id');
+            END IF;
+            RETURN NULL;
+        END $$;
+
+        CREATE TRIGGER mark_machines AFTER INSERT OR UPDATE OR DELETE ON machines
+            FOR EACH ROW EXECUTE FUNCTION fleet_capture_machine_change();
+        CREATE TRIGGER mark_agents_machine_ref AFTER UPDATE ON agents
+            FOR EACH ROW WHEN (OLD.machine_ref IS DISTINCT FROM NEW.machine_ref)
+            EXECUTE FUNCTION fleet_capture_machine_change();
+        """;
+
+    public const string DropMachineChanges = """
+        DROP TRIGGER IF EXISTS mark_agents_machine_ref ON agents;
+        DROP TRIGGER IF EXISTS mark_machines ON machines;
+        DROP FUNCTION IF EXISTS fleet_capture_machine_change();
+        DROP TABLE IF EXISTS machine_changes;
+        """;
 }

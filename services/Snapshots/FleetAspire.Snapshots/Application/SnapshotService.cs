@@ -1,6 +1,8 @@
 using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.Writes;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -21,32 +23,37 @@ public enum SnapshotOutcome
 /// so a request leaves either a snapshot with its image or nothing; deleting removes the provider image first, so no
 /// billable image outlives its row.
 /// </summary>
-public sealed class SnapshotService(FleetDbContext db, ICloudProvider provider, TimeProvider time)
+public sealed class SnapshotService(FleetDbContext db, WritePlanner planner, TransitionModeResolver modes, ICloudProvider provider, TimeProvider time)
 {
     /// <param name="ownerFilter">The caller's user id, or null for operators.</param>
     public async Task<(SnapshotOutcome Outcome, MachineSnapshot? Snapshot)> CreateAsync(string agentId, string? ownerFilter, CancellationToken cancellationToken)
     {
-        var agent = await db.Agents.AsNoTracking()
-            .FirstOrDefaultAsync(a => a.Id == agentId && (ownerFilter == null || a.UserId == ownerFilter), cancellationToken);
-        if (agent is null)
+        var (outcome, snapshot) = await planner.AssignmentsAsync<(SnapshotOutcome, MachineSnapshot?)>(async writes =>
         {
-            return (SnapshotOutcome.AgentNotFound, null);
-        }
+            var agent = await db.Agents.AsNoTracking()
+                .FirstOrDefaultAsync(a => a.Id == agentId && (ownerFilter == null || a.UserId == ownerFilter), cancellationToken);
+            if (agent is null)
+            {
+                return (SnapshotOutcome.AgentNotFound, null);
+            }
 
-        if (agent.MachineId is null)
-        {
-            return (SnapshotOutcome.NoMachine, null);
-        }
+            var held = await writes.HeldAsync(agent, cancellationToken);
+            if (held is null)
+            {
+                return (SnapshotOutcome.NoMachine, null);
+            }
 
-        if (agent.MachineType != MachineTypes.Hetzner)
-        {
-            return (SnapshotOutcome.NotSnapshottable, null);
-        }
+            if (held.MachineType != MachineTypes.Hetzner)
+            {
+                return (SnapshotOutcome.NotSnapshottable, null);
+            }
 
-        var snapshot = NewRow(agent.MachineId, agent.UserId, agent.Id, isFinal: false);
-        db.MachineSnapshots.Add(snapshot);
-        await db.SaveChangesAsync(cancellationToken);
-        return (SnapshotOutcome.Ok, await CompleteAsync(snapshot, cancellationToken));
+            var row = NewRow(held, agent.UserId, agent.Id, isFinal: false);
+            db.MachineSnapshots.Add(row);
+            await db.SaveChangesAsync(cancellationToken);
+            return (SnapshotOutcome.Ok, row);
+        });
+        return outcome == SnapshotOutcome.Ok ? (outcome, await CompleteAsync(snapshot!, cancellationToken)) : (outcome, null);
     }
 
     /// <summary>
@@ -58,7 +65,10 @@ public sealed class SnapshotService(FleetDbContext db, ICloudProvider provider, 
         var existing = await db.MachineSnapshots.FirstOrDefaultAsync(s => s.AgentId == agentId && s.IsFinal, cancellationToken);
         if (existing is null)
         {
-            existing = NewRow(machineId, userId, agentId, isFinal: true);
+            // The Machine relation is written directly only where Machine alone is written; dual-write links it otherwise.
+            var machineRef = (await modes.CurrentAsync()).WriteLegacy ? null
+                : await db.Machines.Where(m => m.Type == MachineTypes.Hetzner && m.LegacyId == machineId).Select(m => m.Id).FirstOrDefaultAsync(cancellationToken);
+            existing = NewRow(new HeldMachine(machineId, MachineTypes.Hetzner, null, machineRef), userId, agentId, isFinal: true);
             db.MachineSnapshots.Add(existing);
             try
             {
@@ -117,10 +127,16 @@ public sealed class SnapshotService(FleetDbContext db, ICloudProvider provider, 
         return snapshot;
     }
 
-    private MachineSnapshot NewRow(string machineId, string userId, string agentId, bool isFinal) => new()
+    /// <summary>
+    /// A child row names its machine by the public id clients use (<c>machine_id</c>, written in every phase: it is
+    /// the row's own key to its machine until the contract makes the relation strict, ADR 0012) and, where Machine
+    /// alone is written, by the relation too.
+    /// </summary>
+    private MachineSnapshot NewRow(HeldMachine machine, string userId, string agentId, bool isFinal) => new()
     {
         Id = EntityIds.New(EntityIds.Snapshot),
-        MachineId = machineId,
+        MachineId = machine.MachineId,
+        MachineRef = machine.MachineRef,
         UserId = userId,
         AgentId = agentId,
         IsFinal = isFinal,

@@ -36,6 +36,7 @@ public static class TransitionExtensions
         builder.Services.AddSingleton<IInterceptor>(sp => sp.GetRequiredService<TransitionWriteInterceptor>());
         builder.Services.AddHostedService<PhaseWatcher>();
         builder.Services.AddScoped<MachineChildReadsSelector>();
+        builder.Services.AddScoped<WritePlanner>();
         return builder;
     }
 }

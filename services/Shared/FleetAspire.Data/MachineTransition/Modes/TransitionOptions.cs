@@ -22,8 +22,9 @@ public sealed class TransitionOptions
     public TransitionPhase? PinnedPhase { get; set; }
 
     /// <summary>
-    /// What this build can run, advertised to the gates: dual-write, and reads from Machine. Machine-only writes (and
-    /// the reverse sync that leaving MachineOnly needs) are not in this build, so the gates keep the fleet out of it.
+    /// What this build can run, advertised to the gates: dual-write, reads from Machine, and Machine-only writes
+    /// (with the reverse sync that leaving MachineOnly runs).
     /// </summary>
-    public string[] Capabilities { get; set; } = [PhaseRules.Capabilities.DualWrite, PhaseRules.Capabilities.MachineRead];
+    public string[] Capabilities { get; set; } =
+        [PhaseRules.Capabilities.DualWrite, PhaseRules.Capabilities.MachineRead, PhaseRules.Capabilities.MachineOnly];
 }

@@ -55,14 +55,25 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
             epoch = reader.GetInt64(0);
         }
 
-        _modes.AddOrUpdate(result, await resolver.ForLockedEpochAsync(epoch, cancellationToken));
+        var mode = await resolver.ForLockedEpochAsync(epoch, cancellationToken);
+        // A write planned for one authority (legacy fields, or Machine) must not run under the other: the phase
+        // moved between planning and the fence. Refused here, before anything is written; retried once by the caller.
+        if ((eventData.Context as FleetDbContext)?.TakePlannedWriteMode() is { } planned && planned.WriteLegacy != mode.WriteLegacy)
+        {
+            await result.RollbackAsync(cancellationToken);
+            await result.DisposeAsync();
+            throw new PhaseChangedException(planned.Epoch, mode.Epoch);
+        }
+
+        _modes.AddOrUpdate(result, mode);
         return result;
     }
 
     public async ValueTask<InterceptionResult> TransactionCommittingAsync(DbTransaction transaction, TransactionEventData eventData,
         InterceptionResult result, CancellationToken cancellationToken = default)
     {
-        if (_modes.TryGetValue(transaction, out var mode) && mode.WriteMachine)
+        // Machine-only transactions wrote Machine themselves; dual-write copies legacy changes, so only when legacy is written.
+        if (_modes.TryGetValue(transaction, out var mode) && mode.WriteMachine && mode.WriteLegacy)
         {
             await MachineSync.SyncOwnTransactionAsync((NpgsqlConnection)transaction.Connection!, (NpgsqlTransaction)transaction, cancellationToken);
         }

@@ -64,6 +64,13 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
             return null;
         }
 
+        if (current.Phase == TransitionPhase.MachineOnly && target == TransitionPhase.MachineRead)
+        {
+            // Dual-write resumes with this commit: legacy must be current before it does (ADR 0012).
+            var changes = await ReverseSync.MachineReverseSync.RunAsync(connection, tx, cancellationToken);
+            gates = [.. gates, new GateResult("reverse-sync", true, $"{changes} Machine changes made in MachineOnly written back to legacy")];
+        }
+
         await MoveAsync(connection, tx, current, target, actor, "flipped", forced, reason, gates, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return await ReadAsync(cancellationToken);

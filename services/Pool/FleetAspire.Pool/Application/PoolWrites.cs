@@ -1,0 +1,112 @@
+using FleetAspire.Cloud;
+using FleetAspire.Data;
+using FleetAspire.Data.Entities;
+using Microsoft.EntityFrameworkCore;
+
+namespace FleetAspire.Pool.Application;
+
+/// <summary>
+/// Write storage of the pool: the legacy pool table (under <c>MachineTransition/</c>) or, the steady state, the
+/// hetzner <see cref="Machine"/> rows no agent holds. Chosen per reconcile pass by the migration phase.
+/// </summary>
+public interface IPoolWrites
+{
+    /// <summary>Pool machines that exist or are being created.</summary>
+    Task<int> CountLiveAsync(CancellationToken cancellationToken);
+
+    /// <summary>Launching machines the provider reports running become ready; ones it no longer has are forgotten.</summary>
+    Task<int> PromoteBootedAsync(CancellationToken cancellationToken);
+
+    /// <summary>Rows whose create call never returned (the process died mid-call), older than the cutoff.</summary>
+    Task<int> RemoveLostAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
+
+    /// <summary>Creates one server and records it.</summary>
+    Task ProvisionOneAsync(CancellationToken cancellationToken);
+
+    /// <summary>Retires the newest surplus machine (launching ones first); false when none is free to retire.</summary>
+    Task<bool> RetireOneAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The steady state: the pool is the hetzner machines no agent holds.</summary>
+public sealed class MachinePoolWrites(FleetDbContext db, ICloudProvider provider, TimeProvider time) : IPoolWrites
+{
+    private IQueryable<Machine> Pool() =>
+        db.Machines.Where(m => m.Type == MachineTypes.Hetzner
+            && (m.Status == MachineStatus.Launching || m.Status == MachineStatus.Ready)
+            && !db.Agents.Any(a => a.MachineRef == m.Id));
+
+    public Task<int> CountLiveAsync(CancellationToken cancellationToken) => Pool().CountAsync(cancellationToken);
+
+    public async Task<int> PromoteBootedAsync(CancellationToken cancellationToken)
+    {
+        var launching = await Pool().Where(m => m.Status == MachineStatus.Launching).OrderBy(m => m.CreatedAt).ToListAsync(cancellationToken);
+        var promoted = 0;
+        foreach (var machine in launching)
+        {
+            var server = await provider.GetServerAsync(machine.LegacyId, cancellationToken);
+            if (server is null)
+            {
+                db.Machines.Remove(machine);
+            }
+            else if (server.Running)
+            {
+                machine.Status = MachineStatus.Ready;
+                machine.Ipv4 = server.Ipv4 ?? machine.Ipv4;
+                machine.LastSeenAt = time.GetUtcNow();
+                promoted++;
+            }
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return promoted;
+    }
+
+    /// <summary>Nothing to remove: a Machine is recorded only once the provider has answered with its id.</summary>
+    public Task<int> RemoveLostAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) => Task.FromResult(0);
+
+    /// <summary>
+    /// The server is created first and recorded when the provider answers: a Machine's id derives from the provider's
+    /// server id. A crash between the two leaves a server labelled <c>fleet-pool</c> and no row (the same orphan case
+    /// as the legacy path's lost create call, ADR 0011).
+    /// </summary>
+    public async Task ProvisionOneAsync(CancellationToken cancellationToken)
+    {
+        var label = EntityIds.New(EntityIds.ParkedMachine);
+        var name = $"fleet-pool-{label[^12..]}";
+        var sharedKey = PoolProvisioning.MintSharedKey();
+        var server = await provider.CreateServerAsync(name, PoolProvisioning.CloudInit(sharedKey),
+            new Dictionary<string, string> { ["fleet-pool"] = label }, cancellationToken);
+        var now = time.GetUtcNow();
+        var status = server.Running && server.Ipv4 is not null ? MachineStatus.Ready : MachineStatus.Launching;
+        await db.Database.ExecuteSqlAsync($"""
+            INSERT INTO machines (id, type, hetzner_machine_id, name, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
+            VALUES (fleet_machine_id('hetzner', {server.Id}), 'hetzner', {server.Id}, {name}, {server.Ipv4 ?? string.Empty}, {sharedKey},
+                    {Machine.DefaultPort}, {status}, {now}, {now}, {server.Id})
+            """, CancellationToken.None);
+    }
+
+    public async Task<bool> RetireOneAsync(CancellationToken cancellationToken)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var machine = await db.Machines
+            .FromSql($"""
+                SELECT * FROM machines m
+                WHERE m.type = 'hetzner' AND m.status IN ('launching', 'ready')
+                  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_ref = m.id)
+                ORDER BY (m.status = 'launching') DESC, m.created_at DESC
+                LIMIT 1 FOR UPDATE SKIP LOCKED
+                """)
+            .FirstOrDefaultAsync(cancellationToken);
+        if (machine is null)
+        {
+            return false;
+        }
+
+        // Delete the row, destroy the server, then commit: if the provider refuses, the rollback keeps the row.
+        db.Machines.Remove(machine);
+        await db.SaveChangesAsync(cancellationToken);
+        await provider.DeleteServerAsync(machine.LegacyId, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+}

@@ -1,0 +1,39 @@
+using FleetAspire.Data.Writes;
+using Microsoft.EntityFrameworkCore;
+
+namespace FleetAspire.Data.MachineTransition.Modes;
+
+/// <summary>
+/// Plans a write: picks the storage the current phase names authoritative for writes (legacy fields while they are
+/// written, else Machine) and records the plan on the request's DbContext, so the epoch fence can tell when the phase
+/// moved between planning and the transaction (<see cref="TransitionWriteInterceptor"/> refuses it before anything
+/// is written). Such a write is planned again from the phase the fence re-read and retried once; a second refusal
+/// reaches the caller as <see cref="PhaseChangedException"/> (503 with Retry-After).
+/// </summary>
+public sealed class WritePlanner(TransitionModeResolver modes, FleetDbContext db)
+{
+    public async Task<T> RunAsync<T>(Func<TransitionMode, Task<T>> write)
+    {
+        try
+        {
+            return await write(await PlanAsync());
+        }
+        catch (PhaseChangedException)
+        {
+            db.ChangeTracker.Clear();
+            await db.Database.CloseConnectionAsync();
+            return await write(await PlanAsync());
+        }
+    }
+
+    /// <summary>Runs a write against the assignment aggregate's storage for the planned mode.</summary>
+    public Task<T> AssignmentsAsync<T>(Func<IAssignmentWrites, Task<T>> write) =>
+        RunAsync(mode => write(mode.WriteLegacy ? new LegacyAssignmentWrites(db) : new MachineAssignmentWrites(db)));
+
+    private async Task<TransitionMode> PlanAsync()
+    {
+        var mode = await modes.CurrentAsync();
+        db.PlannedWriteMode = mode;
+        return mode;
+    }
+}

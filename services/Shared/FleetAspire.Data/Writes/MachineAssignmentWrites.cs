@@ -1,0 +1,155 @@
+using FleetAspire.Contracts.Pool;
+using FleetAspire.Data.Entities;
+using FleetAspire.Data.Outbox;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace FleetAspire.Data.Writes;
+
+/// <summary>
+/// The steady state: an agent holds a machine through its relation (<see cref="Agent.MachineRef"/>); a pool machine
+/// is a hetzner <see cref="Machine"/> no agent holds. Nothing here touches a legacy column.
+/// </summary>
+public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrites
+{
+    /// <summary>
+    /// The claim in one statement, like the legacy one: lock the agent (only if it holds nothing), take the oldest
+    /// ready unheld hetzner machine with <c>FOR UPDATE SKIP LOCKED</c>, mark it in use, relate the agent to it, write
+    /// the <see cref="MachineClaimed"/> outbox row. The event carries the same ids as in every phase.
+    /// </summary>
+    private const string ClaimSql = """
+        WITH agent AS (
+            SELECT id FROM agents
+            WHERE id = @agent_id AND machine_ref IS NULL AND (@is_operator OR user_id = @user_id)
+            FOR UPDATE
+        ), picked AS (
+            UPDATE machines SET status = 'in_use', last_seen_at = @now
+            WHERE id = (
+                SELECT m.id FROM machines m
+                WHERE m.type = 'hetzner' AND m.status = 'ready' AND EXISTS (SELECT 1 FROM agent)
+                  AND NOT EXISTS (SELECT 1 FROM agents x WHERE x.machine_ref = m.id)
+                ORDER BY m.created_at, m.id
+                LIMIT 1
+                FOR UPDATE SKIP LOCKED)
+            RETURNING id, legacy_id, ipv4
+        ), claimed AS (
+            UPDATE agents a SET machine_ref = p.id, status = 'active', updated_at = @now
+            FROM picked p
+            WHERE a.id = @agent_id
+            RETURNING a.id, a.name, a.user_id, a.status, a.created_at, a.updated_at, p.legacy_id, p.ipv4, p.id AS ref
+        ), event AS (
+            INSERT INTO outbox_messages (message_id, aggregate_id, message_type, payload, trace_parent, created_at, attempts)
+            SELECT @message_id, c.id, @message_type,
+                   jsonb_build_object('agentId', c.id, 'parkedMachineId', c.ref, 'providerMachineId', c.legacy_id, 'claimedAt', @now),
+                   @trace_parent, @now, 0
+            FROM claimed c
+        )
+        SELECT id, name, user_id, status, created_at, updated_at, legacy_id, ipv4, ref FROM claimed
+        """;
+
+    public bool HoldsMachine(Agent agent) => agent.MachineRef is not null;
+
+    public async Task<HeldMachine?> HeldAsync(Agent agent, CancellationToken cancellationToken) =>
+        agent.MachineRef is null
+            ? null
+            : await db.Machines.AsNoTracking().Where(m => m.Id == agent.MachineRef)
+                .Select(m => new HeldMachine(m.LegacyId, m.Type, m.Ipv4, m.Id)).FirstOrDefaultAsync(cancellationToken);
+
+    public async Task<ClaimedRow?> ClaimPoolAsync(ClaimRequest request, CancellationToken cancellationToken)
+    {
+        await using var command = ClaimCommands.Create(db, ClaimSql, request);
+        await command.PrepareAsync(cancellationToken);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var machine = new HeldMachine(reader.GetString(6), MachineTypes.Hetzner, reader.GetString(7), reader.GetString(8));
+        return new ClaimedRow(ClaimCommands.ReadAgent(reader, machineRef: machine.MachineRef), machine);
+    }
+
+    public async Task AttachCustomAsync(Agent agent, string customMachineId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var machine = await db.Machines.FirstAsync(m => m.Type == MachineTypes.Custom && m.LegacyId == customMachineId, cancellationToken);
+        machine.Status = MachineStatus.InUse;
+        machine.LastSeenAt = now;
+        agent.MachineRef = machine.Id;
+        agent.Status = AgentStatus.Active;
+        agent.UpdatedAt = now;
+    }
+
+    public async Task<HeldMachine> DetachAsync(Agent agent, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var held = await HeldAsync(agent, cancellationToken)
+            ?? throw new InvalidOperationException($"Agent {agent.Id} holds no machine.");
+        var machines = db.Machines.Where(m => m.Id == held.MachineRef);
+        agent.MachineRef = null;
+        agent.Status = AgentStatus.Idle;
+        agent.UpdatedAt = now;
+        // The relation goes first: the Machine row of a released pool server is removed, as its legacy copies were.
+        await db.SaveChangesAsync(cancellationToken);
+        if (held.MachineType == MachineTypes.Hetzner)
+        {
+            await machines.ExecuteDeleteAsync(cancellationToken);
+        }
+        else
+        {
+            await machines.ExecuteUpdateAsync(s => s.SetProperty(m => m.Status, MachineStatus.Offline).SetProperty(m => m.LastSeenAt, now), cancellationToken);
+        }
+
+        db.Enqueue(agent.Id, new MachineReleased { AgentId = agent.Id, MachineId = held.MachineId, MachineType = held.MachineType, ReleasedAt = now });
+        return held;
+    }
+
+    public Task<MachineHolder?> HolderAsync(string machineId, CancellationToken cancellationToken) =>
+        db.Machines.AsNoTracking()
+            .Where(m => m.LegacyId == machineId && m.CurrentAgent != null)
+            .Select(m => new MachineHolder(m.CurrentAgent!.Id, m.LegacyId, m.Id, m.SharedKey))
+            .FirstOrDefaultAsync(cancellationToken);
+
+    public async Task<IReadOnlyList<MachineHolder>> SilentAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken) =>
+        await db.Agents.AsNoTracking()
+            .Where(a => a.MachineRef != null && (a.Status == AgentStatus.Active || a.Status == AgentStatus.Unhealthy))
+            .Select(a => new { Agent = a, Machine = a.Machine! })
+            .Where(x => (db.MachineHealthChecks.Where(h => h.AgentId == x.Agent.Id && h.MachineRef == x.Machine.Id)
+                    .Max(h => (DateTimeOffset?)h.CheckedAt) ?? x.Agent.UpdatedAt) < cutoff)
+            .OrderBy(x => x.Agent.Id)
+            .Take(limit)
+            .Select(x => new MachineHolder(x.Agent.Id, x.Machine.LegacyId, x.Machine.Id, x.Machine.SharedKey))
+            .ToListAsync(cancellationToken);
+}
+
+/// <summary>The claim statement's parameters and result shape, the same in both implementations.</summary>
+public static class ClaimCommands
+{
+    public static NpgsqlCommand Create(FleetDbContext db, string sql, ClaimRequest request)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var transaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction()
+            ?? throw new InvalidOperationException("A claim runs inside the caller's transaction.");
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string>("agent_id", NpgsqlDbType.Text) { TypedValue = request.AgentId });
+        command.Parameters.Add(new NpgsqlParameter<string>("user_id", NpgsqlDbType.Text) { TypedValue = request.UserId });
+        command.Parameters.Add(new NpgsqlParameter<bool>("is_operator", NpgsqlDbType.Boolean) { TypedValue = request.IsOperator });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", NpgsqlDbType.TimestampTz) { TypedValue = request.Now });
+        command.Parameters.Add(new NpgsqlParameter<Guid>("message_id", NpgsqlDbType.Uuid) { TypedValue = request.MessageId });
+        command.Parameters.Add(new NpgsqlParameter<string>("message_type", NpgsqlDbType.Text) { TypedValue = request.MessageType });
+        command.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)request.TraceParent ?? DBNull.Value });
+        return command;
+    }
+
+    /// <summary>Columns 0–5 of both claim statements: the agent after the claim.</summary>
+    public static Agent ReadAgent(NpgsqlDataReader reader, string? machineRef) => new()
+    {
+        Id = reader.GetString(0),
+        Name = reader.GetString(1),
+        UserId = reader.GetString(2),
+        Status = reader.GetString(3),
+        CreatedAt = reader.GetFieldValue<DateTimeOffset>(4),
+        UpdatedAt = reader.GetFieldValue<DateTimeOffset>(5),
+        MachineRef = machineRef,
+    };
+}

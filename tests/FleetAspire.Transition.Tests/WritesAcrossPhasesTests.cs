@@ -1,0 +1,217 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using FleetAspire.Data.MachineTransition.Phases;
+using FleetAspire.Data.MachineTransition.Verification;
+using FleetAspire.Migration.Apis;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FleetAspire.Transition.Tests;
+
+/// <summary>A fleet of its own: these tests walk every phase, MachineOnly included.</summary>
+public sealed class WriteMatrixFleet : FleetAppFixture
+{
+    public FleetServiceFactory<MigrationStatus> Control { get; private set; } = null!;
+
+    protected override Dictionary<string, string?> Settings { get; } = new()
+    {
+        ["Pool:ReconcilerEnabled"] = "false",
+        ["HealthChecks:SweeperEnabled"] = "false",
+        ["MachineTransition:PollInterval"] = "00:00:00.200",
+    };
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        Control = new FleetServiceFactory<MigrationStatus>(Database, amqpUri: null);
+        _ = Control.Server;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await Control.DisposeAsync();
+        await base.DisposeAsync();
+    }
+
+    /// <summary>Walks to <paramref name="target"/> one forced flip at a time (leaving MachineOnly runs the reverse sync) and waits for every service.</summary>
+    public async Task WalkToAsync(TransitionPhase target)
+    {
+        var store = Control.Services.GetRequiredService<PhaseStore>();
+        for (var current = await store.ReadAsync(CancellationToken.None); current.Phase != target; current = await store.ReadAsync(CancellationToken.None))
+        {
+            var step = current.Phase < target ? current.Phase + 1 : current.Phase - 1;
+            await store.FlipAsync(step, current.Epoch, "test-setup", "walk", true, [], CancellationToken.None);
+        }
+
+        var epoch = await ScalarAsync("SELECT epoch FROM migration_phase");
+        await Eventually.TrueAsync(async () => await ScalarAsync(
+                "SELECT count(*) FROM migration_instances WHERE expires_at > now() AND epoch <> @e", ("e", epoch)) == 0
+                && await ScalarAsync("SELECT count(*) FROM migration_instances WHERE expires_at > now()") >= 4,
+            TimeSpan.FromSeconds(5), $"the services did not follow to {target}");
+    }
+}
+
+/// <summary>
+/// The mode matrix for writes: every write path, driven through the APIs, gives the same observable result in each of
+/// the four phases, and lands in the representations the phase maintains (and only those).
+/// </summary>
+public sealed class WritesAcrossPhasesTests(WriteMatrixFleet fleet) : IClassFixture<WriteMatrixFleet>
+{
+    public static TheoryData<TransitionPhase> Phases => new(TransitionPhase.Legacy, TransitionPhase.DualWrite, TransitionPhase.MachineRead, TransitionPhase.MachineOnly);
+
+    private Task<long> ScalarAsync(string sql, params (string Name, object Value)[] parameters) => fleet.ScalarAsync(sql, parameters);
+
+    [Theory]
+    [MemberData(nameof(Phases))]
+    public async Task Every_write_path_answers_the_same_in_every_phase(TransitionPhase phase)
+    {
+        await fleet.WalkToAsync(phase);
+        var user = "writer-" + phase;
+        using var agents = fleet.AgentsAs(TestTokens.User(user));
+        using var machines = fleet.MachinesAs(TestTokens.User(user));
+        using var snapshots = fleet.SnapshotsAs(TestTokens.User(user));
+
+        // Pool: provision, claim, connect, snapshot.
+        await fleet.ProvisionPoolAsync(1);
+        var pool = await fleet.CreateAgentAsync(user);
+        var claimed = await (await agents.PostAsync($"/api/agents/{pool.Id}/claim", null)).Content.ReadFromJsonAsync<JsonElement>();
+        var providerId = claimed.GetProperty("machineId").GetString()!;
+        Assert.Equal("hetzner", claimed.GetProperty("machineType").GetString());
+        Assert.Equal("in_use", claimed.GetProperty("machine").GetProperty("status").GetString());
+        Assert.Equal(providerId, claimed.GetProperty("machine").GetProperty("providerId").GetString());
+        Assert.Equal(HttpStatusCode.Conflict, (await agents.PostAsync($"/api/agents/{pool.Id}/claim", null)).StatusCode);
+        var connection = await agents.GetFromJsonAsync<JsonElement>($"/api/agents/{pool.Id}/connection");
+        Assert.Equal(claimed.GetProperty("machineIpv4").GetString(), connection.GetProperty("ipv4").GetString());
+        Assert.False(string.IsNullOrEmpty(connection.GetProperty("sharedKey").GetString()));
+        var snapshot = await snapshots.PostAsJsonAsync("/api/snapshots", new { agentId = pool.Id });
+        Assert.Equal(HttpStatusCode.Created, snapshot.StatusCode);
+        Assert.Single(await snapshots.GetFromJsonAsync<List<JsonElement>>($"/api/snapshots?machineId={providerId}") ?? []);
+
+        // Custom: register (and a duplicate), update, assign, heartbeat, refuse delete while assigned, release, delete.
+        var ipv4 = $"198.51.100.{10 + (int)phase}";
+        var (machine, key) = await fleet.RegisterMachineAsync(user, ipv4, port: 2200);
+        Assert.Equal(HttpStatusCode.Conflict, (await machines.PostAsJsonAsync("/api/machines/custom",
+            new { ipv4, port = 2200, sharedKey = "another-key-0123456789" })).StatusCode);
+        var updated = await machines.PatchAsJsonAsync($"/api/machines/custom/{machine.Id}", new { port = 2201 });
+        Assert.Equal(2201, (await updated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("port").GetInt32());
+        var holder = await fleet.CreateAgentAsync(user);
+        var assigned = await machines.PostAsJsonAsync($"/api/machines/custom/{machine.Id}/assign", new { agentId = holder.Id });
+        Assert.Equal(holder.Id, (await assigned.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("currentAgentId").GetString());
+        var held = await agents.GetFromJsonAsync<JsonElement>($"/api/agents/{holder.Id}");
+        Assert.Equal((machine.Id, ipv4, "custom"),
+            (held.GetProperty("machineId").GetString(), held.GetProperty("machineIpv4").GetString(), held.GetProperty("machineType").GetString()));
+        Assert.Equal(HttpStatusCode.Accepted, (await fleet.HeartbeatAsync(machine.Id, key, "healthy")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fleet.HeartbeatAsync(machine.Id, "wrong-key-0123456789", "healthy")).StatusCode);
+        var checks = await machines.GetFromJsonAsync<List<JsonElement>>($"/api/machines/health?machineId={machine.Id}");
+        Assert.Equal("healthy", Assert.Single(checks!).GetProperty("outcome").GetString());
+
+        await AssertStoredInPhaseAsync(phase, holder.Id, machine.Id);
+
+        Assert.Equal(HttpStatusCode.Conflict, (await machines.DeleteAsync($"/api/machines/custom/{machine.Id}")).StatusCode);
+        var released = await machines.PostAsync($"/api/machines/custom/{machine.Id}/release", null);
+        Assert.Equal(JsonValueKind.Null, (await released.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("currentAgentId").ValueKind);
+        Assert.Equal(JsonValueKind.Null, (await agents.GetFromJsonAsync<JsonElement>($"/api/agents/{holder.Id}")).GetProperty("machine").ValueKind);
+        Assert.Equal(HttpStatusCode.NoContent, (await machines.DeleteAsync($"/api/machines/custom/{machine.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await machines.GetAsync($"/api/machines/custom/{machine.Id}")).StatusCode);
+
+        // Release the pool machine (the server is destroyed on the event), then delete an agent that holds one:
+        // final snapshot, release and deletion run as the event flow.
+        var afterRelease = await (await agents.PostAsync($"/api/agents/{pool.Id}/release", null)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(("idle", JsonValueKind.Null), (afterRelease.GetProperty("status").GetString(), afterRelease.GetProperty("machine").ValueKind));
+        await Eventually.TrueAsync(async () => (await fleet.Cloud.GetServerAsync(providerId, CancellationToken.None)) is null,
+            TimeSpan.FromSeconds(20), "the released server was not destroyed");
+        await fleet.ProvisionPoolAsync(1);
+        var doomed = await fleet.CreateAgentAsync(user);
+        (await agents.PostAsync($"/api/agents/{doomed.Id}/claim", null)).EnsureSuccessStatusCode();
+        Assert.Equal(HttpStatusCode.Accepted, (await agents.DeleteAsync($"/api/agents/{doomed.Id}")).StatusCode);
+        await Eventually.TrueAsync(async () => (await agents.GetAsync($"/api/agents/{doomed.Id}")).StatusCode == HttpStatusCode.NotFound,
+            TimeSpan.FromSeconds(20), "the deletion flow did not finish");
+        Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM machine_snapshots WHERE agent_id = @a AND is_final", ("a", doomed.Id)));
+        Assert.Equal(HttpStatusCode.NoContent, (await agents.DeleteAsync($"/api/agents/{holder.Id}")).StatusCode);
+        await fleet.ExecuteAsync("UPDATE pool_settings SET target_size = 0");
+    }
+
+    /// <summary>Where the assignment is stored: legacy only, both, or Machine only — as the phase says.</summary>
+    private async Task AssertStoredInPhaseAsync(TransitionPhase phase, string agentId, string machineId)
+    {
+        var legacy = await ScalarAsync("""
+            SELECT count(*) FROM agents a JOIN custom_machines c ON c.id = a.machine_id AND c.current_agent_id = a.id
+            WHERE a.id = @a AND a.machine_type = 'custom' AND c.id = @m
+            """, ("a", agentId), ("m", machineId));
+        var machine = await ScalarAsync("""
+            SELECT count(*) FROM agents a JOIN machines m ON m.id = a.machine_ref
+            WHERE a.id = @a AND m.legacy_id = @m AND m.type = 'custom' AND m.status = 'in_use'
+            """, ("a", agentId), ("m", machineId));
+        var expected = phase switch
+        {
+            TransitionPhase.Legacy => (1, 0),
+            TransitionPhase.MachineOnly => (0, 1),
+            _ => (1, 1),
+        };
+        Assert.Equal(expected, ((int)legacy, (int)machine));
+    }
+}
+
+/// <summary>Leaving MachineOnly: the reverse sync, then a clean verification before legacy is authoritative again.</summary>
+public sealed class ReverseSyncTests(WriteMatrixFleet fleet) : IClassFixture<WriteMatrixFleet>
+{
+    private HttpClient Operator() => fleet.Control.ClientFor(TestTokens.Operator("ops"));
+
+    [Fact]
+    public async Task Inserts_updates_and_deletes_made_in_MachineOnly_reach_legacy_and_DualWrite_waits_for_a_clean_verification()
+    {
+        // Both sides complete in DualWrite: a custom machine to update, one to delete, one to keep assigned, a pool server.
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        var (toUpdate, _) = await fleet.RegisterMachineAsync("rs", "203.0.113.1");
+        var (toDelete, _) = await fleet.RegisterMachineAsync("rs", "203.0.113.2");
+        var pooled = await fleet.AgentWithPoolMachineAsync("rs");
+        await fleet.OutboxDrainedAsync();
+
+        await fleet.WalkToAsync(TransitionPhase.MachineOnly);
+        using var machines = fleet.MachinesAs(TestTokens.User("rs"));
+        using var agents = fleet.AgentsAs(TestTokens.User("rs"));
+        (await machines.PatchAsJsonAsync($"/api/machines/custom/{toUpdate.Id}", new { ipv4 = "203.0.113.11", sharedKey = "rotated-key-0123456789" })).EnsureSuccessStatusCode();
+        (await machines.DeleteAsync($"/api/machines/custom/{toDelete.Id}")).EnsureSuccessStatusCode();
+        var (inserted, _) = await fleet.RegisterMachineAsync("rs", "203.0.113.3");
+        var holder = await fleet.CreateAgentAsync("rs");
+        (await machines.PostAsJsonAsync($"/api/machines/custom/{inserted.Id}/assign", new { agentId = holder.Id })).EnsureSuccessStatusCode();
+        (await agents.PostAsync($"/api/agents/{pooled.Id}/release", null)).EnsureSuccessStatusCode();
+        var claimer = await fleet.AgentWithPoolMachineAsync("rs");
+        await fleet.OutboxDrainedAsync();
+
+        // Nothing of that reached legacy, and every change is marked.
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM custom_machines WHERE id = @id", ("id", inserted.Id)));
+        Assert.Equal("203.0.113.1", await fleet.StringAsync("SELECT ipv4 FROM custom_machines WHERE id = @id", ("id", toUpdate.Id)));
+        Assert.True(await fleet.ScalarAsync("SELECT count(*) FROM machine_changes WHERE synced_at IS NULL") >= 6);
+
+        // Back to MachineRead through the API: the flip runs the reverse sync under the fence.
+        var back = await Operator().PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest("MachineRead", "roll back", false));
+        Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM machine_changes WHERE synced_at IS NULL"));
+        Assert.Equal(1, await fleet.ScalarAsync("""
+            SELECT count(*) FROM custom_machines c JOIN agents a ON a.id = c.current_agent_id
+            WHERE c.id = @id AND a.machine_id = c.id AND a.machine_type = 'custom' AND a.machine_ipv4 = '203.0.113.3'
+            """, ("id", inserted.Id)));
+        Assert.Equal(1, await fleet.ScalarAsync(
+            "SELECT count(*) FROM custom_machines WHERE id = @id AND ipv4 = '203.0.113.11' AND shared_key = 'rotated-key-0123456789'", ("id", toUpdate.Id)));
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM custom_machines WHERE id = @id", ("id", toDelete.Id)));
+        Assert.Equal(1, await fleet.ScalarAsync("SELECT count(*) FROM agents WHERE id = @id AND machine_id IS NULL AND status = 'idle'", ("id", pooled.Id)));
+        Assert.Equal(1, await fleet.ScalarAsync("""
+            SELECT count(*) FROM agents a JOIN machines m ON m.id = a.machine_ref
+            WHERE a.id = @id AND a.machine_id = m.legacy_id AND a.machine_shared_key = m.shared_key
+            """, ("id", claimer.Id)));
+        var history = await Operator().GetFromJsonAsync<List<PhaseHistoryEntry>>("/api/migration/history?limit=1");
+        Assert.Contains(history![0].Gates, g => g.Gate == "reverse-sync" && g.Passed);
+
+        // DualWrite only after a full verification that started after the reverse sync is clean.
+        await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        var early = await Operator().PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest("DualWrite", "too early", false));
+        Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
+        Assert.Contains("clean-verification-after-reverse-sync",
+            (await early.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("failing").EnumerateArray().Select(g => g.GetString()));
+        var verification = await (await Operator().PostAsync("/api/migration/verify", null)).Content.ReadFromJsonAsync<VerificationSummary>();
+        Assert.True(verification!.Clean, string.Join(", ", verification.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
+        var dualWrite = await Operator().PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest("DualWrite", "verified", false));
+        Assert.Equal(HttpStatusCode.OK, dualWrite.StatusCode);
+    }
+}
