@@ -102,6 +102,9 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
         await VerifyCleanAsync("after the backfill, in DualWrite");
         await FlipAsync("MachineRead");
         await VerifyCleanAsync("in MachineRead");
+        // The quiet period (1 s here) must pass with that clean verification inside it.
+        await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Phases.Next is { Open: true },
+            TimeSpan.FromSeconds(10), "the MachineOnly gates did not open");
         await FlipAsync("MachineOnly");
         await FlipAsync("MachineRead");
         await VerifyCleanAsync("after the reverse sync");

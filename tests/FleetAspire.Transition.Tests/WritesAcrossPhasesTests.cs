@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Migration.Apis;
@@ -213,5 +215,52 @@ public sealed class ReverseSyncTests(WriteMatrixFleet fleet) : IClassFixture<Wri
         Assert.True(verification!.Clean, string.Join(", ", verification.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
         var dualWrite = await Operator().PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest("DualWrite", "verified", false));
         Assert.Equal(HttpStatusCode.OK, dualWrite.StatusCode);
+    }
+}
+
+/// <summary>A write planned under one authority while a flip moves it to the other: refused by the fence, planned again, retried once.</summary>
+public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<WriteMatrixFleet>
+{
+    [Fact]
+    public async Task A_write_planned_before_a_flip_is_retried_once_in_the_new_mode_and_a_second_move_is_503()
+    {
+        await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        var store = fleet.Control.Services.GetRequiredService<PhaseStore>();
+        await using var scope = fleet.Machines.Services.CreateAsyncScope();
+        var planner = scope.ServiceProvider.GetRequiredService<WritePlanner>();
+        var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
+        var modes = new List<TransitionPhase>();
+
+        // The flip commits after the plan and before the write's transaction: the fence sees another authority.
+        var written = await planner.RunAsync(async mode =>
+        {
+            modes.Add(mode.Phase);
+            if (modes.Count == 1)
+            {
+                var current = await store.ReadAsync(CancellationToken.None);
+                await store.FlipAsync(TransitionPhase.MachineOnly, current.Epoch, "test", "flip under a planned write", true, [], CancellationToken.None);
+            }
+
+            await using var tx = await db.Database.BeginTransactionAsync();
+            await tx.CommitAsync();
+            return mode.Phase;
+        });
+
+        Assert.Equal([TransitionPhase.MachineRead, TransitionPhase.MachineOnly], modes);
+        Assert.Equal(TransitionPhase.MachineOnly, written);
+
+        // Moved again under the retry: the caller gets PhaseChangedException (a TimeoutException: 503 + Retry-After).
+        var attempts = 0;
+        await Assert.ThrowsAsync<PhaseChangedException>(() => planner.RunAsync(async mode =>
+        {
+            attempts++;
+            var current = await store.ReadAsync(CancellationToken.None);
+            var other = current.Phase == TransitionPhase.MachineOnly ? TransitionPhase.MachineRead : TransitionPhase.MachineOnly;
+            await store.FlipAsync(other, current.Epoch, "test", "flip under a planned write", true, [], CancellationToken.None);
+            await using var tx = await db.Database.BeginTransactionAsync();
+            await tx.CommitAsync();
+            return 0;
+        }));
+        Assert.Equal(2, attempts);
     }
 }

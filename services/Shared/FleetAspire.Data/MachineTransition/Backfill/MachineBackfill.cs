@@ -46,6 +46,12 @@ public sealed record BackfillProgress(
 public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions options)
 {
     public const string Writer = "fleetaspire/backfill";
+
+    /// <summary>
+    /// Ends the change-log writer of a transaction that wrote Machine itself (dual-write at commit, the reverse sync,
+    /// Machine-only writes): the catch-up has nothing to copy for it.
+    /// </summary>
+    public const string WritesMachineSuffix = "+machine";
     private const long LockKey = 0x6261636B66696C6C; // "backfill"
 
     /// <summary>Steps in order; each names its statement and how its keyset cursor compares.</summary>
@@ -257,8 +263,9 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             while (await reader.ReadAsync(cancellationToken))
             {
                 (lastTxid, lastId) = (reader.GetInt64(5), reader.GetInt64(0));
-                // The backfill's own writes (relation links) need no catch-up; the cursor still moves past them.
-                if (!reader.IsDBNull(4) && reader.GetString(4) == Writer)
+                // The backfill's own writes (relation links) and writes that reached Machine in their own transaction
+                // need no catch-up; the cursor still moves past them.
+                if (!reader.IsDBNull(4) && (reader.GetString(4) == Writer || reader.GetString(4).EndsWith(WritesMachineSuffix, StringComparison.Ordinal)))
                 {
                     continue;
                 }
@@ -271,7 +278,8 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
         {
             // Nothing finished is left behind the cursor. Done only if no unfinished transaction has written either.
             var pending = await ScalarAsync<bool>(connection, tx, $"""
-                SELECT EXISTS (SELECT 1 FROM legacy_changes WHERE (txid, id) > ({fromTxid}, {fromId}) AND writer IS DISTINCT FROM '{Writer}')
+                SELECT EXISTS (SELECT 1 FROM legacy_changes WHERE (txid, id) > ({fromTxid}, {fromId})
+                              AND writer IS DISTINCT FROM '{Writer}' AND coalesce(writer, '') NOT LIKE '%{WritesMachineSuffix}')
                 """, cancellationToken);
             if (!pending)
             {

@@ -15,4 +15,18 @@ public sealed class PhaseChangedException(long planned, long current)
 {
     public long Planned { get; } = planned;
     public long Current { get; } = current;
+
+    /// <summary>Whether <paramref name="exception"/> or one it wraps is a phase change.</summary>
+    public static bool In(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is PhaseChangedException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
+using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.MachineTransition.DualWrite;
 using FleetAspire.Data.MachineTransition.Phases;
 using Microsoft.EntityFrameworkCore;
@@ -25,10 +26,13 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
 
     // Two statements in one round trip: the epoch must be read by a statement that starts after the lock is held.
     // Read in the locking statement itself, it would come from that statement's snapshot, taken before the lock
-    // wait — the epoch a flip that committed meanwhile has just replaced.
+    // wait — the epoch a flip that committed meanwhile has just replaced. The writer named for the change log says
+    // whether this transaction writes Machine too ("+machine"): the backfill's catch-up skips what such
+    // transactions changed, since their commit already wrote it to Machine.
     private static readonly string FenceSql =
-        $"SELECT set_config('fleet.writer', @writer, true), pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}); " +
-        "SELECT epoch FROM migration_phase WHERE id = 1";
+        $"SELECT pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}); " +
+        "SELECT epoch, set_config('fleet.writer', @writer || CASE WHEN phase <> 'Legacy' THEN '" + MachineBackfill.WritesMachineSuffix + "' ELSE '' END, true) " +
+        "FROM migration_phase WHERE id = 1";
 
     public ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result,
         CancellationToken cancellationToken = default)

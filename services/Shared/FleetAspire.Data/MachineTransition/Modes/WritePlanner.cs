@@ -18,7 +18,8 @@ public sealed class WritePlanner(TransitionModeResolver modes, FleetDbContext db
         {
             return await write(await PlanAsync());
         }
-        catch (PhaseChangedException)
+        // EF's execution strategy may wrap it ("likely due to a transient failure"): look down the chain.
+        catch (Exception ex) when (PhaseChangedException.In(ex))
         {
             db.ChangeTracker.Clear();
             await db.Database.CloseConnectionAsync();

@@ -13,7 +13,7 @@ public static class MachineReverseSync
     private static readonly string[] Statements =
     [
         // Named as new code in the change log: these legacy writes are the reverse sync's, not an old build's.
-        "SELECT set_config('fleet.writer', 'fleetaspire/reverse-sync', true)",
+        "SELECT set_config('fleet.writer', 'fleetaspire/reverse-sync" + Backfill.MachineBackfill.WritesMachineSuffix + "', true)",
         // What changed: each machine's last known legacy identity (a deleted row's comes from the marker), and the
         // agents whose relation changed or whose machine did.
         """
