@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition.DualWrite;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Verification;
@@ -262,5 +263,45 @@ public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<
             return 0;
         }));
         Assert.Equal(2, attempts);
+    }
+}
+
+/// <summary>The dual-write PostgreSQL runs at COMMIT: deployed as this build defines it, and it completes missing parents.</summary>
+public sealed class DualWriteAtCommitTests(WriteMatrixFleet fleet) : IClassFixture<WriteMatrixFleet>
+{
+    [Fact]
+    public async Task The_deployed_dual_write_functions_are_the_ones_this_build_defines()
+    {
+        Assert.Equal(MachineSync.FunctionBody, await fleet.StringAsync("SELECT prosrc FROM pg_proc WHERE proname = @n", ("n", MachineSync.FunctionName)));
+        Assert.Equal(MachineSync.TriggerFunctionBody,
+            await fleet.StringAsync("SELECT prosrc FROM pg_proc WHERE proname = @n", ("n", MachineSync.TriggerFunctionName)));
+    }
+
+    [Fact]
+    public async Task A_snapshot_and_a_heartbeat_for_a_machine_known_only_to_legacy_create_its_Machine_in_the_same_transaction()
+    {
+        // Held since Legacy (no backfill yet): the agent's machines exist only in the legacy fields.
+        await fleet.WalkToAsync(TransitionPhase.Legacy);
+        var pool = await fleet.AgentWithPoolMachineAsync("parents");
+        var (custom, key) = await fleet.RegisterMachineAsync("parents", "198.51.100.77");
+        var holder = await fleet.CreateAgentAsync("parents");
+        using var machines = fleet.MachinesAs(TestTokens.User("parents"));
+        (await machines.PostAsJsonAsync($"/api/machines/custom/{custom.Id}/assign", new { agentId = holder.Id })).EnsureSuccessStatusCode();
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM machines WHERE legacy_id IN (@a, @b)", ("a", pool.MachineId!), ("b", custom.Id)));
+
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        using var snapshots = fleet.SnapshotsAs(TestTokens.User("parents"));
+        Assert.Equal(HttpStatusCode.Created, (await snapshots.PostAsJsonAsync("/api/snapshots", new { agentId = pool.Id })).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await fleet.HeartbeatAsync(custom.Id, key, "healthy")).StatusCode);
+
+        Assert.Equal(1, await fleet.ScalarAsync("""
+            SELECT count(*) FROM machine_snapshots s JOIN machines m ON m.id = s.machine_ref
+            WHERE s.agent_id = @a AND m.legacy_id = s.machine_id AND m.status = 'in_use'
+            """, ("a", pool.Id)));
+        Assert.Equal(1, await fleet.ScalarAsync("""
+            SELECT count(*) FROM machine_health_checks h JOIN machines m ON m.id = h.machine_ref
+            WHERE h.agent_id = @a AND m.legacy_id = @m AND m.type = 'custom'
+            """, ("a", holder.Id), ("m", custom.Id)));
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM migration_dirty_rows WHERE resolved_at IS NULL AND class LIKE 'orphan-%'"));
     }
 }

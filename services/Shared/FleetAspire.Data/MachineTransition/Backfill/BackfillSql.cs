@@ -116,7 +116,7 @@ internal static class BackfillSql
         found (class, entity, entity_id, detail) AS (
             SELECT 'invalid-ipv4', 'custom_machines', id, 'ipv4 is not a dotted quad' FROM src WHERE NOT ipv4 ~ '{{Ipv4Pattern}}'
             UNION ALL SELECT 'dangling-current-agent', 'custom_machines', v.id, 'current_agent_id ' || v.current_agent_id || ' names no agent'
-                FROM valid v WHERE v.current_agent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = v.current_agent_id)
+                FROM valid v WHERE v.current_agent_id IS NOT NULL AND (SELECT count(*) FROM agents a WHERE a.id = v.current_agent_id) = 0
             UNION ALL SELECT 'agent-fields-differ', 'custom_machines', h.machine_id, 'agent ' || h.agent_id || ' holds different machine fields'
                 FROM holder h WHERE NOT h.consistent),
         {{DirtyReport("custom_machines", "s.id")}}
@@ -151,12 +151,22 @@ internal static class BackfillSql
     /// machine. Run by the catch-up for the legacy ids that deletes and releases name.
     /// </summary>
     public const string RemoveVanished = """
-        DELETE FROM machines m
-        WHERE m.legacy_id = ANY(@legacy_ids)
-          AND ((m.type = 'hetzner'
-                AND NOT EXISTS (SELECT 1 FROM parked_machines p WHERE p.machine_id = m.legacy_id)
-                AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id = m.legacy_id))
-            OR (m.type = 'custom' AND NOT EXISTS (SELECT 1 FROM custom_machines c WHERE c.id = m.legacy_id)))
+        WITH candidate AS MATERIALIZED (
+            -- By the derived id (the primary key), not legacy_id = ANY(…): no index leads with legacy_id.
+            SELECT m.id, m.type, m.legacy_id FROM machines m
+            WHERE m.id IN (SELECT fleet_machine_id(t.type, x.legacy_id)
+                           FROM unnest(@legacy_ids) x(legacy_id), (VALUES ('hetzner'), ('custom')) t(type))
+        ), gone AS MATERIALIZED (
+            -- Checked on the candidates only, by scalar counts (index probes): as a filter of the machines scan, or as
+            -- NOT EXISTS the planner may hash over every hetzner agent, it costs more the larger the fleet.
+            SELECT c.id FROM candidate c
+            WHERE CASE c.type
+                    WHEN 'hetzner' THEN (SELECT count(*) FROM parked_machines p WHERE p.machine_id = c.legacy_id) = 0
+                                    AND (SELECT count(*) FROM agents a WHERE a.machine_id = c.legacy_id AND a.machine_type = 'hetzner') = 0
+                    ELSE (SELECT count(*) FROM custom_machines x WHERE x.id = c.legacy_id) = 0
+                  END
+        )
+        DELETE FROM machines m USING gone g WHERE m.id = g.id
         """;
 
     /// <summary>

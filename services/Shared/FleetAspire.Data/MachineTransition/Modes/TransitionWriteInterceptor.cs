@@ -14,7 +14,8 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 /// <list type="bullet">
 /// <item>at start, the epoch fence: the phase lock taken shared, the stored epoch read under it, this service named as
 /// the writer in the change log; the transaction's mode is the mode of that epoch (a flip waits for it to finish);</item>
-/// <item>before commit, in a mode that writes Machine, the dual-write of everything the transaction changed.</item>
+/// <item>in a phase that writes both representations, the dual-write switched on for the transaction: PostgreSQL runs
+/// it at COMMIT, inside the transaction (<see cref="MachineSync"/>).</item>
 /// </list>
 /// SaveChanges always runs in a transaction so that no single-statement save slips past.
 /// </summary>
@@ -26,12 +27,14 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
 
     // Two statements in one round trip: the epoch must be read by a statement that starts after the lock is held.
     // Read in the locking statement itself, it would come from that statement's snapshot, taken before the lock
-    // wait — the epoch a flip that committed meanwhile has just replaced. The writer named for the change log says
-    // whether this transaction writes Machine too ("+machine"): the backfill's catch-up skips what such
-    // transactions changed, since their commit already wrote it to Machine.
+    // wait — the epoch a flip that committed meanwhile has just replaced. The second statement also names the writer
+    // for the change log — with "+machine" when the transaction writes Machine too, so the backfill's catch-up skips
+    // what it changed — and, in the phases that write both, turns on the dual-write that runs at COMMIT (DualWrite/).
     private static readonly string FenceSql =
         $"SELECT pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}); " +
-        "SELECT epoch, set_config('fleet.writer', @writer || CASE WHEN phase <> 'Legacy' THEN '" + MachineBackfill.WritesMachineSuffix + "' ELSE '' END, true) " +
+        "SELECT epoch, " +
+        "set_config('fleet.writer', @writer || CASE WHEN phase <> 'Legacy' THEN '" + MachineBackfill.WritesMachineSuffix + "' ELSE '' END, true), " +
+        $"set_config('{MachineSync.DualWriteSetting}', CASE WHEN phase IN ('DualWrite', 'MachineRead') THEN 'on' ELSE 'off' END, true) " +
         "FROM migration_phase WHERE id = 1";
 
     public ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result,
@@ -70,18 +73,6 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         }
 
         _modes.AddOrUpdate(result, mode);
-        return result;
-    }
-
-    public async ValueTask<InterceptionResult> TransactionCommittingAsync(DbTransaction transaction, TransactionEventData eventData,
-        InterceptionResult result, CancellationToken cancellationToken = default)
-    {
-        // Machine-only transactions wrote Machine themselves; dual-write copies legacy changes, so only when legacy is written.
-        if (_modes.TryGetValue(transaction, out var mode) && mode.WriteMachine && mode.WriteLegacy)
-        {
-            await MachineSync.SyncOwnTransactionAsync((NpgsqlConnection)transaction.Connection!, (NpgsqlTransaction)transaction, cancellationToken);
-        }
-
         return result;
     }
 
