@@ -6,6 +6,7 @@ using FleetAspire.Bench;
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- backfill --agents 1000000 [--rate 200] [--batch 1000]
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- verify --agents 1000000
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- writes --ops 2000
+//   dotnet run -c Release --project tools/FleetAspire.Bench -- reads --ops 4000 --rate 200
 var command = args.FirstOrDefault();
 var options = BenchOptions.Parse(args.Skip(1).ToArray());
 return command switch
@@ -14,6 +15,7 @@ return command switch
     "backfill" => await BackfillBenchmark.RunAsync(options),
     "verify" => await VerifyBenchmark.RunAsync(options),
     "writes" => await WritesBenchmark.RunAsync(options),
+    "reads" => await ReadsBenchmark.RunAsync(options),
     _ => Usage(),
 };
 
@@ -23,5 +25,6 @@ static int Usage()
     Console.Error.WriteLine("       FleetAspire.Bench backfill [--agents N] [--rate OPS_PER_S] [--batch ROWS]");
     Console.Error.WriteLine("       FleetAspire.Bench verify [--agents N]");
     Console.Error.WriteLine("       FleetAspire.Bench writes [--ops N]");
+    Console.Error.WriteLine("       FleetAspire.Bench reads [--ops N] [--rate READS_PER_S]");
     return 2;
 }

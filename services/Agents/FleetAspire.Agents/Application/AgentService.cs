@@ -51,6 +51,7 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     public async Task<AgentResponse> ResponseAsync(Agent agent, CancellationToken cancellationToken)
     {
         var held = await (await stores.CurrentAsync()).ForAgentsAsync([agent.Id], cancellationToken);
+        await stores.ShadowAsync([agent.Id], held);
         return AgentResponse.From(agent, held.GetValueOrDefault(agent.Id));
     }
 
@@ -77,7 +78,9 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
         // One row more than asked tells whether another page exists without a count query.
         var rows = await query.OrderBy(a => a.Id).Take(limit + 1).ToListAsync(cancellationToken);
         var page = rows.Take(limit).ToList();
-        var held = await machines.ForAgentsAsync(page.Select(a => a.Id).ToList(), cancellationToken);
+        var ids = page.Select(a => a.Id).ToList();
+        var held = await machines.ForAgentsAsync(ids, cancellationToken);
+        await stores.ShadowAsync(ids, held);
         var items = page.Select(a => AgentResponse.From(a, held.GetValueOrDefault(a.Id))).ToList();
         return new PageResponse<AgentResponse>(items, rows.Count > limit ? items[^1].Id : null);
     }

@@ -27,5 +27,5 @@ public sealed class LegacyCustomMachineReads(FleetDbContext db) : ICustomMachine
 public sealed class CustomMachineReadsSelector(FleetAspire.Data.MachineTransition.Modes.TransitionModeResolver modes, FleetDbContext db)
 {
     public async Task<ICustomMachineReads> CurrentAsync() =>
-        (await modes.CurrentAsync()).ReadMachine ? new MachineCustomMachineReads(db) : new LegacyCustomMachineReads(db);
+        (await modes.ForReadAsync()).ReadMachine ? new MachineCustomMachineReads(db) : new LegacyCustomMachineReads(db);
 }

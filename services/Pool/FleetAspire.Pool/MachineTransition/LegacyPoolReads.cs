@@ -23,5 +23,5 @@ public sealed class LegacyPoolReads(FleetDbContext db) : IPoolReads
 /// <summary>The one place in the pool service that picks where the pool is read from, by the migration phase.</summary>
 public sealed class PoolReadsSelector(TransitionModeResolver modes, FleetDbContext db)
 {
-    public async Task<IPoolReads> CurrentAsync() => (await modes.CurrentAsync()).ReadMachine ? new MachinePoolReads(db) : new LegacyPoolReads(db);
+    public async Task<IPoolReads> CurrentAsync() => (await modes.ForReadAsync()).ReadMachine ? new MachinePoolReads(db) : new LegacyPoolReads(db);
 }

@@ -6,5 +6,5 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 public sealed class MachineChildReadsSelector(TransitionModeResolver modes, FleetDbContext db)
 {
     public async Task<IMachineChildReads> CurrentAsync() =>
-        (await modes.CurrentAsync()).ReadMachine ? new MachineChildReads(db) : new LegacyMachineChildReads(db);
+        (await modes.ForReadAsync()).ReadMachine ? new MachineChildReads(db) : new LegacyMachineChildReads(db);
 }

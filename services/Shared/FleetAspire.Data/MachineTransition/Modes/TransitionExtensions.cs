@@ -37,6 +37,10 @@ public static class TransitionExtensions
         builder.Services.AddHostedService<PhaseWatcher>();
         builder.Services.AddScoped<MachineChildReadsSelector>();
         builder.Services.AddScoped<WritePlanner>();
+        builder.Services.AddOptions<Shadow.ShadowOptions>().BindConfiguration(Shadow.ShadowOptions.Section);
+        builder.Services.AddSingleton<Shadow.ShadowCompareQueue>();
+        builder.Services.AddSingleton<Shadow.ShadowCompareWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Shadow.ShadowCompareWorker>());
         return builder;
     }
 }

@@ -44,6 +44,15 @@ public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager fea
         }
     }
 
+    /// <summary>The mode for a read: the request's span is tagged with the phase and the side that serves it.</summary>
+    public async Task<TransitionMode> ForReadAsync()
+    {
+        var mode = await CurrentAsync();
+        Shadow.ShadowTelemetry.TagRequest(mode, Shadow.ShadowTelemetry.ReadSideTag,
+            mode.ReadMachine ? Shadow.ShadowTelemetry.MachineSide : Shadow.ShadowTelemetry.LegacySide);
+        return mode;
+    }
+
     /// <summary>
     /// The mode of the epoch a write holds the phase lock for. When it is newer than this instance's copy, the stored
     /// phase is re-read from the database (bypassing the cached flags) before deciding.

@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Json;
+using FleetAspire.Data.MachineTransition.Phases;
+using FleetAspire.Data.MachineTransition.Shadow;
+using FleetAspire.Names;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FleetAspire.Transition.Tests;
+
+/// <summary>Every read compared with the other side.</summary>
+public sealed class ShadowFleet : PhaseFleet
+{
+    protected override Dictionary<string, string?> Settings { get; } = new()
+    {
+        ["Pool:ReconcilerEnabled"] = "false",
+        ["HealthChecks:SweeperEnabled"] = "false",
+        ["MachineTransition:PollInterval"] = "00:00:00.200",
+        ["MachineTransition:Shadow:DualWriteRate"] = "100",
+        ["MachineTransition:Shadow:MachineReadRate"] = "100",
+    };
+}
+
+/// <summary>Shadow comparison switched off by its rate.</summary>
+public sealed class NoShadowFleet : PhaseFleet
+{
+    protected override Dictionary<string, string?> Settings { get; } = new()
+    {
+        ["Pool:ReconcilerEnabled"] = "false",
+        ["HealthChecks:SweeperEnabled"] = "false",
+        ["MachineTransition:PollInterval"] = "00:00:00.200",
+        ["MachineTransition:Shadow:DualWriteRate"] = "0",
+        ["MachineTransition:Shadow:MachineReadRate"] = "0",
+    };
+}
+
+public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFleet>, IDisposable
+{
+    private readonly ConcurrentQueue<Activity> _spans = new();
+    private readonly ActivityListener _listener = new()
+    {
+        ShouldListenTo = source => source.Name == TelemetryNames.ActivitySource,
+        Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+    };
+
+    public void Dispose() => _listener.Dispose();
+
+    private Task<long> OpenShadowAsync(string entity, string id, string field, string kind) => fleet.ScalarAsync("""
+        SELECT count(*) FROM migration_divergences
+        WHERE entity = @e AND entity_id = @id AND field = @f AND kind = @k AND source = 'shadow' AND resolved_at IS NULL
+        """, ("e", entity), ("id", id), ("f", field), ("k", kind));
+
+    [Fact]
+    public async Task Reads_are_compared_with_the_other_side_off_the_request_path_and_divergences_are_recorded_traced_and_resolved()
+    {
+        _listener.ActivityStopped = activity =>
+        {
+            if (activity.DisplayName == "migration shadow compare")
+            {
+                _spans.Enqueue(activity);
+            }
+        };
+        ActivitySource.AddActivityListener(_listener);
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        var agent = await fleet.AgentWithPoolMachineAsync("shadow");
+        var machineId = agent.Machine!.Id!;
+        using var client = fleet.AgentsAs(TestTokens.User("shadow"));
+        var worker = fleet.Agents.Services.GetRequiredService<ShadowCompareWorker>();
+
+        // Clean: compared, nothing recorded.
+        var before = worker.Done;
+        var clean = await client.GetStringAsync($"/api/agents/{agent.Id}");
+        await Eventually.TrueAsync(() => Task.FromResult(worker.Done > before), TimeSpan.FromSeconds(10), "no shadow comparison ran");
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE source = 'shadow' AND resolved_at IS NULL"));
+
+        // A field planted on the Machine side: the response (served by legacy) does not change; the shadow finds it.
+        await fleet.ExecuteAsync($"UPDATE machines SET ipv4 = '10.99.0.1' WHERE id = '{machineId}'");
+        Assert.Equal(clean, await client.GetStringAsync($"/api/agents/{agent.Id}"));
+        await Eventually.TrueAsync(async () => await OpenShadowAsync("machines", machineId, "ipv4", "field-mismatch") == 1,
+            TimeSpan.FromSeconds(10), "the shadow read did not record the ipv4 divergence");
+        await Eventually.TrueAsync(() => Task.FromResult(_spans.Any(s => s.Events.Any(e =>
+                e.Name == ShadowTelemetry.DivergenceEvent && (string?)e.Tags.FirstOrDefault(t => t.Key == "fleet.divergence.id").Value == machineId))),
+            TimeSpan.FromSeconds(10), "no span event for the divergence");
+        var span = _spans.First(s => s.Events.Any(e => (string?)e.Tags.FirstOrDefault(t => t.Key == "fleet.divergence.id").Value == machineId));
+        var found = span.Events.First(e => e.Name == ShadowTelemetry.DivergenceEvent);
+        Assert.Equal(("ipv4", "field-mismatch", "shadow", "DualWrite"), (
+            (string?)found.Tags.First(t => t.Key == "fleet.divergence.field").Value, (string?)found.Tags.First(t => t.Key == "fleet.divergence.kind").Value,
+            (string?)found.Tags.First(t => t.Key == "fleet.divergence.source").Value, (string?)found.Tags.First(t => t.Key == ShadowTelemetry.PhaseTag).Value));
+        Assert.NotEmpty(span.Links);
+
+        // The relation planted away: an assignment mismatch, from a list read this time.
+        await fleet.ExecuteAsync($"UPDATE agents SET machine_ref = NULL WHERE id = '{agent.Id}'");
+        (await client.GetAsync("/api/agents?limit=50")).EnsureSuccessStatusCode();
+        await Eventually.TrueAsync(async () => await OpenShadowAsync("agents", agent.Id, "machine_ref", "assignment-mismatch") == 1,
+            TimeSpan.FromSeconds(10), "the shadow read did not record the assignment mismatch");
+
+        // Put back: the next comparisons find both clean and resolve their records.
+        await fleet.ExecuteAsync($"UPDATE agents SET machine_ref = '{machineId}' WHERE id = '{agent.Id}'; UPDATE machines SET ipv4 = '{agent.MachineIpv4}' WHERE id = '{machineId}'");
+        await Eventually.TrueAsync(async () =>
+            {
+                (await client.GetAsync($"/api/agents/{agent.Id}")).EnsureSuccessStatusCode();
+                return await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE source = 'shadow' AND resolved_at IS NULL") == 0;
+            },
+            TimeSpan.FromSeconds(10), "the shadow records were not resolved");
+    }
+
+    [Fact]
+    public async Task In_MachineRead_the_legacy_side_is_the_shadow()
+    {
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        var agent = await fleet.AgentWithPoolMachineAsync("shadow-mr");
+        await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        await fleet.ExecuteAsync($"UPDATE agents SET machine_ipv4 = '10.98.0.1' WHERE id = '{agent.Id}'");
+        using var client = fleet.AgentsAs(TestTokens.User("shadow-mr"));
+
+        var read = await client.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/agents/{agent.Id}");
+
+        Assert.Equal(agent.MachineIpv4, read.GetProperty("machineIpv4").GetString());
+        await Eventually.TrueAsync(async () => await OpenShadowAsync("machines", agent.Machine!.Id!, "ipv4", "field-mismatch") == 1,
+            TimeSpan.FromSeconds(10), "the shadow read of the legacy side did not record the divergence");
+        await fleet.ExecuteAsync($"UPDATE agents SET machine_ipv4 = '{agent.MachineIpv4}' WHERE id = '{agent.Id}'");
+    }
+}
+
+public sealed class NoShadowTests(NoShadowFleet fleet) : IClassFixture<NoShadowFleet>
+{
+    [Fact]
+    public async Task Sampling_at_zero_percent_reads_nothing_extra()
+    {
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        var agent = await fleet.AgentWithPoolMachineAsync("noshadow");
+        using var client = fleet.AgentsAs(TestTokens.User("noshadow"));
+        for (var i = 0; i < 20; i++)
+        {
+            (await client.GetAsync($"/api/agents/{agent.Id}")).EnsureSuccessStatusCode();
+            (await client.GetAsync("/api/agents")).EnsureSuccessStatusCode();
+        }
+
+        var queue = fleet.Agents.Services.GetRequiredService<ShadowCompareQueue>();
+        Assert.Equal((0, 0), (queue.Accepted, queue.Dropped));
+        Assert.Equal(0, fleet.Agents.Services.GetRequiredService<ShadowCompareWorker>().Done);
+    }
+}
