@@ -56,10 +56,13 @@ public class PhaseFleet : FleetAppFixture
         ["MachineTransition:PollInterval"] = "00:00:00.200",
     };
 
+    /// <summary>Settings of the control service only.</summary>
+    protected virtual Dictionary<string, string?>? ControlSettings => null;
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        Control = new FleetServiceFactory<MigrationStatus>(Database, amqpUri: null);
+        Control = new FleetServiceFactory<MigrationStatus>(Database, amqpUri: null, ControlSettings);
         _ = Control.Server;
     }
 

@@ -24,6 +24,7 @@ internal static class Extensions
         builder.Services.AddSingleton(sp => new MachineBackfill(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<BackfillOptions>>().Value));
         builder.Services.AddSingleton(sp => new MachineVerifier(sp.GetRequiredService<NpgsqlDataSource>(), VerifierKey(builder.Configuration)));
         builder.Services.AddSingleton<BackfillRunner>();
+        builder.Services.AddSingleton(sp => new FleetAspire.Data.MachineTransition.Repair.MachineRepair(sp.GetRequiredService<NpgsqlDataSource>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BackfillRunner>());
         builder.Services.AddOptions<VerificationScheduleOptions>().BindConfiguration(VerificationScheduleOptions.Section);
         builder.Services.AddHostedService<MigrationMonitor>();

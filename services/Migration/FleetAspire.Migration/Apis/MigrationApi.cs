@@ -1,5 +1,7 @@
 using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.MachineTransition.Phases;
+using FleetAspire.Data.MachineTransition.Repair;
+using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Migration.Application;
 using FleetAspire.Names;
@@ -21,6 +23,9 @@ public sealed record DirtyRow(string Class, string Entity, string EntityId, stri
 
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
+/// <summary><c>apply</c> false (the default) is a dry run: the report says what would be written, nothing is.</summary>
+public sealed record RepairRequest(bool Apply = false);
+
 /// <summary>The migration control API (port 5105). Operator-only, every route.</summary>
 public static class MigrationApi
 {
@@ -37,6 +42,8 @@ public static class MigrationApi
             .WithSummary("Run a verification now: full (default) or incremental (?mode=incremental, only what changed since the last run)");
         api.MapGet("/divergences", Divergences).WithName("ListDivergences");
         api.MapGet("/dirty", Dirty).WithName("ListDirtyRows");
+        api.MapPost("/repair", Repair).WithName("RepairDivergences")
+            .WithSummary("Rewrite the non-authoritative side from the authoritative side of the phase for every open divergence (dry run unless apply: true)");
         api.MapPhaseApi();
         return app;
     }
@@ -56,6 +63,16 @@ public static class MigrationApi
         var view = await PhaseApi.ViewAsync(phases, gates, cancellationToken);
         return TypedResults.Ok(new MigrationStatus(view.Phase, view.Epoch, view, await backfill.ProgressAsync(cancellationToken), dirty,
             await verifier.LastAsync(cancellationToken)));
+    }
+
+    public static async Task<Results<Ok<RepairReport>, ProblemHttpResult>> Repair(RepairRequest? request, MachineRepair repair,
+        System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
+    {
+        var report = await repair.RunAsync(request?.Apply ?? false, caller.UserId(), cancellationToken);
+        return report is null
+            ? TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Nothing to repair in MachineOnly",
+                detail: "Legacy is not maintained in MachineOnly; leaving it runs the reverse sync.")
+            : TypedResults.Ok(report);
     }
 
     public static async Task<Accepted<BackfillProgress>> Start(MachineBackfill backfill, BackfillRunner runner, CancellationToken cancellationToken)

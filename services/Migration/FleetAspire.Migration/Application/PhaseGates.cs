@@ -11,6 +11,9 @@ public sealed class PhaseGateOptions
 
     /// <summary>How long the fleet must run in MachineRead, clean, before MachineOnly may be entered.</summary>
     public TimeSpan QuietPeriod { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Old code counts as alive while it wrote (untagged, outside this build) within this window.</summary>
+    public TimeSpan OldCodeWindow { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>
@@ -27,6 +30,7 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
     public const string QuietPeriod = "quiet-period-clean";
     public const string SingleStep = "single-step";
     public const string CleanAfterReverseSync = "clean-verification-after-reverse-sync";
+    public const string NoOldCode = "no-legacy-only-writes";
 
     public async Task<IReadOnlyList<GateResult>> EvaluateAsync(PhaseState current, TransitionPhase target, CancellationToken cancellationToken)
     {
@@ -137,7 +141,31 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
             _ => new GateResult(CleanVerification, true,
                 $"full verification of {verification.Value.StartedAt:O} is clean (quarantined dirty rows excepted: see /api/migration/dirty)"),
         };
-        return [backfillGate, verificationGate];
+        return [backfillGate, verificationGate, await OldCodeGateAsync(current, cancellationToken)];
+    }
+
+    /// <summary>
+    /// Old code beside the new: a build that writes only legacy columns bypasses dual-write. Closed while any of its
+    /// writes is unrepaired, or while it wrote within the window (it is still running).
+    /// </summary>
+    private async Task<GateResult> OldCodeGateAsync(PhaseState current, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"""
+            SELECT (SELECT count(*) FROM migration_divergences WHERE kind = '{DivergenceKinds.LegacyOnlyWrite}' AND resolved_at IS NULL),
+                   (SELECT max(changed_at) FROM legacy_changes WHERE writer IS NULL AND changed_at > greatest(now() - @window, @since))
+            """, connection);
+        command.Parameters.AddWithValue("window", options.Value.OldCodeWindow);
+        command.Parameters.AddWithValue("since", current.Since);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var (open, lastWrite) = (reader.GetInt64(0), reader.IsDBNull(1) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(1));
+        return (open, lastWrite) switch
+        {
+            ( > 0, _) => new(NoOldCode, false, $"{open} legacy-only write(s) from outside this build are unrepaired (POST /api/migration/repair)"),
+            (_, { } at) => new(NoOldCode, false, $"code outside this build wrote legacy rows at {at:O}, within {options.Value.OldCodeWindow.TotalMinutes:0} min"),
+            _ => new(NoOldCode, true, "no writes from outside this build"),
+        };
     }
 
     private async Task<GateResult> QuietPeriodGateAsync(PhaseState current, CancellationToken cancellationToken)

@@ -295,4 +295,18 @@ internal static class MachineTransitionSql
         DROP FUNCTION IF EXISTS fleet_capture_machine_change();
         DROP TABLE IF EXISTS machine_changes;
         """;
+
+    /// <summary>The audit of applied repairs: who, when, in which phase, and every divergence written and which way.</summary>
+    public const string Repairs = """
+        CREATE TABLE migration_repairs (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            actor text NOT NULL,
+            phase text NOT NULL,
+            epoch bigint NOT NULL,
+            items jsonb NOT NULL
+        );
+        """;
+
+    public const string DropRepairs = "DROP TABLE IF EXISTS migration_repairs;";
 }

@@ -10,12 +10,15 @@ namespace FleetAspire.Data.MachineTransition.ReverseSync;
 /// </summary>
 public static class MachineReverseSync
 {
-    private static readonly string[] Statements =
+    private static string Writer(string name) =>
+        $"SELECT set_config('fleet.writer', 'fleetaspire/{name}{Backfill.MachineBackfill.WritesMachineSuffix}', true)";
+
+    /// <summary>
+    /// What changed in MachineOnly: each machine's last known legacy identity (a deleted row's comes from the marker),
+    /// and the agents whose relation changed or whose machine did.
+    /// </summary>
+    private static readonly string[] MarkedScope =
     [
-        // Named as new code in the change log: these legacy writes are the reverse sync's, not an old build's.
-        "SELECT set_config('fleet.writer', 'fleetaspire/reverse-sync" + Backfill.MachineBackfill.WritesMachineSuffix + "', true)",
-        // What changed: each machine's last known legacy identity (a deleted row's comes from the marker), and the
-        // agents whose relation changed or whose machine did.
         """
         CREATE TEMP TABLE rs_machines ON COMMIT DROP AS
         SELECT DISTINCT ON (entity_id) entity_id AS id, machine_type AS type, legacy_id
@@ -27,6 +30,31 @@ public static class MachineReverseSync
         SELECT entity_id AS id FROM machine_changes WHERE synced_at IS NULL AND entity = 'agents'
         UNION SELECT a.id FROM agents a JOIN rs_machines r ON a.machine_ref = r.id
         """,
+    ];
+
+    /// <summary>
+    /// Given machines and agents (a repair): a machine that no longer exists keeps the legacy identity its id derives
+    /// from; agents holding any of them in either model are included.
+    /// </summary>
+    private static readonly string[] GivenScope =
+    [
+        """
+        CREATE TEMP TABLE rs_machines ON COMMIT DROP AS
+        SELECT x.id,
+               coalesce(m.type, CASE WHEN x.id LIKE 'mh\_%' THEN 'hetzner' WHEN x.id LIKE 'mc\_%' THEN 'custom' END) AS type,
+               coalesce(m.legacy_id, substr(x.id, 4)) AS legacy_id
+        FROM unnest(@machines::text[]) x(id) LEFT JOIN machines m ON m.id = x.id
+        """,
+        """
+        CREATE TEMP TABLE rs_agents ON COMMIT DROP AS
+        SELECT unnest(@agents::text[]) AS id
+        UNION SELECT a.id FROM agents a JOIN rs_machines r ON a.machine_ref = r.id OR (a.machine_id = r.legacy_id AND a.machine_type = r.type)
+        """,
+    ];
+
+    /// <summary>Legacy written from Machine for the machines and agents in <c>rs_machines</c> and <c>rs_agents</c>.</summary>
+    private static readonly string[] Apply =
+    [
         // Agents carry copies of the machine their relation names (or none).
         """
         UPDATE agents a
@@ -80,15 +108,34 @@ public static class MachineReverseSync
     /// <summary>Applies every pending change to legacy inside the caller's transaction; returns how many changes it covered.</summary>
     public static async Task<long> RunAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        foreach (var sql in Statements)
-        {
-            await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 };
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
+        await ExecuteAsync(connection, transaction, [Writer("reverse-sync"), .. MarkedScope, .. Apply], null, cancellationToken);
         await using var done = new NpgsqlCommand(
             "WITH d AS (UPDATE machine_changes SET synced_at = now() WHERE synced_at IS NULL RETURNING 1) SELECT count(*) FROM d",
             connection, transaction);
         return (long)(await done.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Rewrites legacy from Machine for the given machines (by Machine id) and agents, inside the caller's transaction.</summary>
+    public static Task RunForAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string[] machineIds, string[] agentIds,
+        string writer, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, [Writer(writer), .. GivenScope, .. Apply],
+            [new NpgsqlParameter("machines", machineIds), new NpgsqlParameter("agents", agentIds)], cancellationToken);
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string[] statements,
+        NpgsqlParameter[]? parameters, CancellationToken cancellationToken)
+    {
+        foreach (var sql in statements)
+        {
+            await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 };
+            foreach (var parameter in parameters ?? [])
+            {
+                if (sql.Contains("@" + parameter.ParameterName, StringComparison.Ordinal))
+                {
+                    command.Parameters.Add(parameter.Clone());
+                }
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 }

@@ -12,6 +12,15 @@ public static class DivergenceKinds
     public const string AssignmentMismatch = "assignment-mismatch";
     public const string Orphan = "orphan";
     public const string Unlinked = "unlinked";
+    /// <summary>A legacy row written by code outside this build (an old build, hand-written SQL) while dual-write was on.</summary>
+    public const string LegacyOnlyWrite = "legacy-only-write";
+}
+
+public static class DivergenceSources
+{
+    public const string Verifier = "verifier";
+    public const string OldCode = "old-code";
+    public const string Shadow = "shadow";
 }
 
 public static class VerificationModes
@@ -201,6 +210,41 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         """;
 
     /// <summary>
+    /// Writes the change log shows without a writer — from outside this build — made while the stored phase was past
+    /// <c>Legacy</c> (dual-write on: such a write bypassed it), in a window of the log. One record per legacy row.
+    /// </summary>
+    private const string OldCodeWrites = $$"""
+        INSERT INTO migration_divergences (entity, entity_id, field, kind, legacy_value, machine_value, source, first_seen, last_seen)
+        SELECT DISTINCT ON (c.entity, c.entity_id) c.entity, c.entity_id, '*', '{{DivergenceKinds.LegacyOnlyWrite}}', c.op::text, NULL,
+               '{{DivergenceSources.OldCode}}', @now, @now
+        FROM legacy_changes c
+        WHERE (c.txid, c.id) > (@from_txid, @from_id) AND (c.txid, c.id) <= (@to_txid, @to_id) AND c.writer IS NULL
+          AND coalesce((SELECT h.to_phase FROM migration_phase_history h
+                        WHERE h.outcome IN ('flipped', 'seeded') AND h.at <= c.changed_at ORDER BY h.id DESC LIMIT 1), 'Legacy') <> 'Legacy'
+        ORDER BY c.entity, c.entity_id, c.id DESC
+        ON CONFLICT (entity, entity_id, field, kind) DO UPDATE SET last_seen = @now, resolved_at = NULL, legacy_value = EXCLUDED.legacy_value
+        """;
+
+    private static async Task ClassifyOldCodeAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, (long Txid, long Id) from, (long Txid, long Id) to,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(OldCodeWrites, connection, tx) { CommandTimeout = 0 };
+        command.Parameters.AddWithValue("from_txid", from.Txid);
+        command.Parameters.AddWithValue("from_id", from.Id);
+        command.Parameters.AddWithValue("to_txid", to.Txid);
+        command.Parameters.AddWithValue("to_id", to.Id);
+        command.Parameters.AddWithValue("now", now);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<(long Txid, long Id)> LastCursorAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var last = new NpgsqlCommand("SELECT change_cursor_txid, change_cursor_id FROM migration_verifications ORDER BY id DESC LIMIT 1", connection);
+        await using var reader = await last.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0L, 0L);
+    }
+
+    /// <summary>
     /// A full verification: every query over everything, in parallel on one exported snapshot (each query on its own
     /// connection, so the database's cores share the scan); then divergences no longer found are marked resolved.
     /// </summary>
@@ -211,6 +255,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         await LockAsync(connection, cancellationToken);
         try
         {
+            var previousCursor = await LastCursorAsync(connection, cancellationToken);
             long cursorTxid;
             await using (var tx = await BeginAsync(connection, cancellationToken))
             {
@@ -233,6 +278,9 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                 resolve.Parameters.AddWithValue("now", started);
                 await resolve.ExecuteNonQueryAsync(cancellationToken);
             }
+
+            // Old code's writes since the last run of either mode, up to what this run covered.
+            await ClassifyOldCodeAsync(connection, null, previousCursor, (cursorTxid, 0), started, cancellationToken);
 
             return await SummarizeAsync(connection, VerificationModes.Full, started, 0, (cursorTxid, 0), cancellationToken);
         }
@@ -267,16 +315,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         await LockAsync(connection, cancellationToken);
         try
         {
-            var cursor = (Txid: 0L, Id: 0L);
-            await using (var last = new NpgsqlCommand(
-                "SELECT change_cursor_txid, change_cursor_id FROM migration_verifications ORDER BY id DESC LIMIT 1", connection))
-            await using (var reader = await last.ExecuteReaderAsync(cancellationToken))
-            {
-                if (await reader.ReadAsync(cancellationToken))
-                {
-                    cursor = (reader.GetInt64(0), reader.GetInt64(1));
-                }
-            }
+            var cursor = await LastCursorAsync(connection, cancellationToken);
 
             long checkedChanges = 0;
             while (true)
@@ -289,7 +328,9 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                     break;
                 }
 
-                await RecordAsync(connection, tx, Scope.Changed, DateTimeOffset.UtcNow, parameters, cancellationToken);
+                var now = DateTimeOffset.UtcNow;
+                await RecordAsync(connection, tx, Scope.Changed, now, parameters, cancellationToken);
+                await ClassifyOldCodeAsync(connection, tx, cursor, next, now, cancellationToken);
                 await tx.CommitAsync(cancellationToken);
                 (cursor, checkedChanges) = (next, checkedChanges + count);
             }
