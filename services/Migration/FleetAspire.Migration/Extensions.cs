@@ -32,6 +32,9 @@ internal static class Extensions
         builder.Services.AddOptions<PhaseGateOptions>().BindConfiguration(PhaseGateOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PhaseGates>();
+        builder.Services.AddOptions<FallbackOptions>().BindConfiguration(FallbackOptions.Section);
+        builder.Services.AddSingleton<AutomaticFallback>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AutomaticFallback>());
     }
 
     /// <summary>The verifier compares shared keys by HMAC keyed with the same secret as the services' fingerprints.</summary>
