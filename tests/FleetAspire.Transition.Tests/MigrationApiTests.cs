@@ -136,7 +136,8 @@ public sealed class MigrationApiTests : IAsyncLifetime
         listener.InstrumentPublished = (instrument, l) =>
         {
             // Only this host's instruments: other tests' hosts publish the same names in this process.
-            if (ReferenceEquals(instrument.Meter.Scope, meters) && instrument.Name.StartsWith("fleet.migration.backfill.", StringComparison.Ordinal))
+            if (ReferenceEquals(instrument.Meter.Scope, meters)
+                && (instrument.Name.StartsWith("fleet.migration.backfill.", StringComparison.Ordinal) || instrument.Name is "fleet.migration.phase" or "fleet.migration.epoch"))
             {
                 l.EnableMeasurementEvents(instrument);
             }
@@ -164,5 +165,10 @@ public sealed class MigrationApiTests : IAsyncLifetime
         Assert.True(Read("fleet.migration.backfill.rows:total") >= 20);
         await Eventually.TrueAsync(() => Task.FromResult(Read("fleet.migration.backfill.running") == 0 && Read("fleet.migration.backfill.progress") >= 0.9),
             TimeSpan.FromSeconds(60), "the finished backfill was not published");
+        // The phase and its epoch, as stored.
+        var stored = await Sql.ScalarAsync(_database, "SELECT epoch FROM migration_phase");
+        Assert.Equal(stored, Read("fleet.migration.epoch"));
+        Assert.Equal(0, Read("fleet.migration.phase:Legacy"));
+        Assert.True(values.ContainsKey("fleet.migration.phase:Legacy"), "the phase gauge was not published");
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Names;
 using Npgsql;
@@ -31,14 +32,16 @@ public sealed partial class MigrationMonitor : BackgroundService
     private readonly MachineVerifier _verifier;
     private readonly VerificationScheduleOptions _options;
     private readonly ILogger<MigrationMonitor> _logger;
-    private volatile Sample _sample = new(BackfillProgress.NotStarted, new Dictionary<string, long>());
+    private readonly PhaseStore _phases;
+    private readonly NpgsqlDataSource _db;
+    private volatile Sample _sample = new(BackfillProgress.NotStarted, [], null);
 
-    private sealed record Sample(BackfillProgress Backfill, IReadOnlyDictionary<string, long> OpenByKind);
+    private sealed record Sample(BackfillProgress Backfill, IReadOnlyList<(string Kind, string Field, string Source, long Count)> Open, PhaseState? Phase);
 
-    public MigrationMonitor(MachineBackfill backfill, MachineVerifier verifier, IMeterFactory meters,
+    public MigrationMonitor(MachineBackfill backfill, MachineVerifier verifier, PhaseStore phases, NpgsqlDataSource db, IMeterFactory meters,
         Microsoft.Extensions.Options.IOptions<VerificationScheduleOptions> options, ILogger<MigrationMonitor> logger)
     {
-        (_backfill, _verifier, _options, _logger) = (backfill, verifier, options.Value, logger);
+        (_backfill, _verifier, _phases, _db, _options, _logger) = (backfill, verifier, phases, db, options.Value, logger);
         var meter = meters.Create(TelemetryNames.Meter);
         meter.CreateObservableGauge("fleet.migration.backfill.rows", () => new Measurement<long>[]
         {
@@ -51,8 +54,19 @@ public sealed partial class MigrationMonitor : BackgroundService
         meter.CreateObservableGauge("fleet.migration.backfill.running",
             () => _sample.Backfill.State == BackfillStates.Running ? 1 : 0, unit: "1", description: "1 while a backfill runs.");
         meter.CreateObservableGauge("fleet.migration.divergences.open",
-            () => _sample.OpenByKind.Select(k => new Measurement<long>(k.Value, new KeyValuePair<string, object?>("fleet.divergence.kind", k.Key))),
-            unit: "{divergence}", description: "Open divergences between the legacy fields and Machine, by kind.");
+            () => _sample.Open.Select(o => new Measurement<long>(o.Count,
+                new KeyValuePair<string, object?>("fleet.divergence.kind", o.Kind),
+                new KeyValuePair<string, object?>("fleet.divergence.field", o.Field),
+                new KeyValuePair<string, object?>("fleet.divergence.source", o.Source))),
+            unit: "{divergence}", description: "Open divergences between the legacy fields and Machine, by kind, field and source.");
+        meter.CreateObservableGauge("fleet.migration.phase",
+            () => _sample.Phase is { } p
+                ? [new Measurement<int>((int)p.Phase, new KeyValuePair<string, object?>("fleet.migration.phase", p.Phase.ToString()))]
+                : Array.Empty<Measurement<int>>(),
+            unit: "1", description: "The stored phase: 0 Legacy, 1 DualWrite, 2 MachineRead, 3 MachineOnly.");
+        meter.CreateObservableGauge("fleet.migration.epoch",
+            () => _sample.Phase is { } p ? [new Measurement<long>(p.Epoch)] : Array.Empty<Measurement<long>>(),
+            unit: "1", description: "The stored phase's epoch: every flip increments it.");
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -72,7 +86,7 @@ public sealed partial class MigrationMonitor : BackgroundService
                     }
                 }
 
-                _sample = new Sample(await _backfill.ProgressAsync(stoppingToken), await _verifier.OpenByKindAsync(stoppingToken));
+                _sample = new Sample(await _backfill.ProgressAsync(stoppingToken), await OpenAsync(stoppingToken), await _phases.ReadAsync(stoppingToken));
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -86,6 +100,21 @@ public sealed partial class MigrationMonitor : BackgroundService
 
             await Task.Delay(_options.SampleInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+    }
+
+    private async Task<IReadOnlyList<(string, string, string, long)>> OpenAsync(CancellationToken cancellationToken)
+    {
+        var open = new List<(string, string, string, long)>();
+        await using var connection = await _db.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT kind, field, source, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind, field, source", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            open.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3)));
+        }
+
+        return open;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Incremental verification checked {Changes} changes; {Open} divergences open")]
