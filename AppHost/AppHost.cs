@@ -22,4 +22,10 @@ builder.AddFleetService<Projects.FleetAspire_Snapshots>(ResourceNames.Snapshots,
 builder.AddFleetService<Projects.FleetAspire_Migration>(ResourceNames.Migration, ServicePorts.Migration, infrastructure, migrator, signingKey)
     .WithMigrationCommands(signingKey);
 
+// Old code beside the new: a pre-migration build's writes (legacy columns only), started by hand from the dashboard to
+// watch them be classified legacy-only-write, hold MachineRead closed, and be repaired (docs/adr/0013).
+builder.AddProject<Projects.FleetAspire_OldWriter>(ResourceNames.OldWriter, options => options.ExcludeLaunchProfile = true)
+    .WithReference(infrastructure.Database).WaitForCompletion(migrator)
+    .WithExplicitStart();
+
 builder.Build().Run();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using FleetAspire.Names;
+using Aspire.Hosting.ApplicationModel;
 using FleetAspire.Testing;
 
 namespace FleetAspire.AppHost.Tests;
@@ -17,6 +18,13 @@ public sealed class AppHostTests(FleetAppHostFixture fixture)
             using var client = fixture.Client(service, token: null);
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
         }
+    }
+
+    [Fact]
+    public void The_old_version_writer_is_part_of_the_app_and_stays_off_until_an_operator_starts_it()
+    {
+        Assert.True(fixture.App.ResourceNotifications.TryGetCurrentState(ResourceNames.OldWriter, out var writer), "no old-writer resource");
+        Assert.Equal(KnownResourceStates.NotStarted, writer!.Snapshot.State?.Text);
     }
 
     [Fact]

@@ -5,6 +5,8 @@ using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Repair;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Migration.Apis;
+using FleetAspire.OldWriter;
+using Npgsql;
 
 namespace FleetAspire.Transition.Tests;
 
@@ -72,6 +74,55 @@ public sealed class RepairTests(RepairFleet fleet) : IClassFixture<RepairFleet>
 
         // With nothing unrepaired and the old code quiet for its window, the gate opens.
         await Eventually.TrueAsync(async () => (await OldCodeGateAsync()).Passed, TimeSpan.FromSeconds(10), "the old-code gate did not open");
+    }
+
+    [Fact]
+    public async Task The_old_version_writer_is_caught_keeps_MachineRead_closed_while_it_runs_and_is_repaired()
+    {
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        await using var source = NpgsqlDataSource.Create(fleet.Database);
+        var writer = new OldCodeWriter(source, "old-build-test");
+        using var stop = new CancellationTokenSource();
+        // The old build runs beside the new services (paced like the resource, not as a synchronisation).
+        var running = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await writer.RunOnceAsync(CancellationToken.None);
+                await Task.Delay(100, CancellationToken.None);
+            }
+        });
+
+        // Caught: its writes are classified as coming from outside this build.
+        await Eventually.TrueAsync(async () =>
+            {
+                (await Operator().PostAsync("/api/migration/verify?mode=incremental", null)).EnsureSuccessStatusCode();
+                return await fleet.ScalarAsync("""
+                    SELECT count(*) FROM migration_divergences
+                    WHERE kind = 'legacy-only-write' AND entity = 'custom_machines' AND entity_id LIKE 'cm_old_%' AND resolved_at IS NULL
+                    """) > 0;
+            },
+            TimeSpan.FromSeconds(15), "the old build's writes were not classified");
+
+        // While it runs, MachineRead stays closed — even right after a repair.
+        await RepairAsync(apply: true);
+        Assert.False((await OldCodeGateAsync()).Passed);
+
+        // Stopped, its last writes classified and repaired: Machine has them, the gate opens after the window.
+        await stop.CancelAsync();
+        await running;
+        await Eventually.TrueAsync(async () =>
+            {
+                (await Operator().PostAsync("/api/migration/verify?mode=incremental", null)).EnsureSuccessStatusCode();
+                await RepairAsync(apply: true);
+                return (await OldCodeGateAsync()).Passed;
+            },
+            TimeSpan.FromSeconds(20), "the old-code gate did not open after the old build stopped and was repaired");
+        Assert.Equal(0, await fleet.ScalarAsync("""
+            SELECT count(*) FROM custom_machines c LEFT JOIN machines m ON m.id = fleet_machine_id('custom', c.id)
+            WHERE c.user_id = 'old-build-test' AND (m.id IS NULL OR m.port <> c.port)
+            """));
+        Assert.True(await fleet.ScalarAsync("SELECT count(*) FROM custom_machines WHERE user_id = 'old-build-test'") > 0);
     }
 
     [Fact]

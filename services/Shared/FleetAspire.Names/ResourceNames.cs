@@ -18,6 +18,8 @@ public static class ResourceNames
     public const string Snapshots = "snapshots";
     /// <summary>Reserved for the migration control service (port 5105).</summary>
     public const string Migration = "migration";
+    /// <summary>The old-version writer: a pre-migration build writing legacy columns only; off until started.</summary>
+    public const string OldWriter = "old-writer";
 }
 
 /// <summary>The fixed HTTP ports operators' scripts and dashboards rely on.</summary>
