@@ -132,6 +132,45 @@ public static class ChildProcesses
         }
     }
 
+    /// <summary>
+    /// Removes what earlier runs left under <c>{temp}/{prefix}{pid}-…</c> when process <c>pid</c> is gone: a test host
+    /// killed before its exit handlers ran cannot clean up after itself, and durable benchmark clusters are large.
+    /// </summary>
+    public static void SweepStale(string prefix)
+    {
+        foreach (var directory in Directory.GetDirectories(Path.GetTempPath(), prefix + "*"))
+        {
+            var rest = Path.GetFileName(directory)[prefix.Length..];
+            var dash = rest.IndexOf('-', StringComparison.Ordinal);
+            if (dash <= 0 || !int.TryParse(rest[..dash], out var pid) || pid == Environment.ProcessId || IsAlive(pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // In use or already gone: the next sweep tries again.
+            }
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Deleted at process exit, after every child has stopped writing to it.</summary>
     public static void DeleteOnExit(string directory) => Directories.Add(directory);
 

@@ -76,6 +76,7 @@ public sealed class TestPostgres
     private static async Task<TestPostgres> StartLocalAsync(bool durable, string[] settings)
     {
         var bin = FindPostgresBin();
+        ChildProcesses.SweepStale("fleet-test-pg-");
         var root = Path.Combine(Path.GetTempPath(), $"fleet-test-pg-{Environment.ProcessId}-{Guid.NewGuid():N}");
         var data = Path.Combine(root, "data");
         Directory.CreateDirectory(root);

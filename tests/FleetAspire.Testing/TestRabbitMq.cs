@@ -83,6 +83,7 @@ public sealed class TestRabbitMq
                 $"RabbitMQ is not installed ({Server}). Run ./build.sh setup (apt-get install rabbitmq-server) or set {ExternalVariable}.");
         }
 
+        ChildProcesses.SweepStale("fleet-test-rabbit-");
         var home = Path.Combine(Path.GetTempPath(), $"fleet-test-rabbit-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(home);
         await File.WriteAllTextAsync(Path.Combine(home, "enabled_plugins"), "[].\n");

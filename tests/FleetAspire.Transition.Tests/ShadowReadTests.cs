@@ -18,6 +18,7 @@ public sealed class ShadowFleet : PhaseFleet
         ["MachineTransition:PollInterval"] = "00:00:00.200",
         ["MachineTransition:Shadow:DualWriteRate"] = "100",
         ["MachineTransition:Shadow:MachineReadRate"] = "100",
+        ["MachineTransition:Shadow:WriteCheckRate"] = "100",
     };
 }
 
@@ -31,6 +32,7 @@ public sealed class NoShadowFleet : PhaseFleet
         ["MachineTransition:PollInterval"] = "00:00:00.200",
         ["MachineTransition:Shadow:DualWriteRate"] = "0",
         ["MachineTransition:Shadow:MachineReadRate"] = "0",
+        ["MachineTransition:Shadow:WriteCheckRate"] = "0",
     };
 }
 
@@ -102,6 +104,37 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
                 return await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE source = 'shadow' AND resolved_at IS NULL") == 0;
             },
             TimeSpan.FromSeconds(10), "the shadow records were not resolved");
+    }
+
+    [Fact]
+    public async Task A_committed_dual_write_is_checked_on_both_sides_and_a_wrong_Machine_row_is_found()
+    {
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        var worker = fleet.Machines.Services.GetRequiredService<ShadowCompareWorker>();
+        var before = worker.Done;
+        var (good, _) = await fleet.RegisterMachineAsync("writecheck", "203.0.113.200", port: 2400);
+        await Eventually.TrueAsync(() => Task.FromResult(worker.Done > before), TimeSpan.FromSeconds(10), "no write check ran");
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE source = 'write-check' AND entity_id = @id",
+            ("id", "mc_" + good.Id)));
+
+        // A dual-write that writes Machine wrong (a faulty trigger stands in for a bug): the check finds the field.
+        await fleet.ExecuteAsync("""
+            CREATE FUNCTION test_wrong_port() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.port := 1; RETURN NEW; END $$;
+            CREATE TRIGGER test_wrong_port BEFORE INSERT OR UPDATE ON machines FOR EACH ROW WHEN (NEW.type = 'custom') EXECUTE FUNCTION test_wrong_port();
+            """);
+        try
+        {
+            var (bad, _) = await fleet.RegisterMachineAsync("writecheck", "203.0.113.201", port: 2401);
+            await Eventually.TrueAsync(async () => await fleet.ScalarAsync("""
+                    SELECT count(*) FROM migration_divergences
+                    WHERE source = 'write-check' AND entity_id = @id AND field = 'port' AND legacy_value = '2401' AND machine_value = '1' AND resolved_at IS NULL
+                    """, ("id", "mc_" + bad.Id)) == 1,
+                TimeSpan.FromSeconds(10), "the write check did not find the wrong port");
+        }
+        finally
+        {
+            await fleet.ExecuteAsync("DROP TRIGGER test_wrong_port ON machines; DROP FUNCTION test_wrong_port();");
+        }
     }
 
     [Fact]

@@ -19,10 +19,13 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 /// </list>
 /// SaveChanges always runs in a transaction so that no single-statement save slips past.
 /// </summary>
-public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, InstanceRegistration instance)
+public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, InstanceRegistration instance, Shadow.ShadowCompareQueue checks,
+    Func<string, string> fingerprint)
     : IDbTransactionInterceptor, ISaveChangesInterceptor
 {
-    private readonly ConditionalWeakTable<DbTransaction, TransitionMode> _modes = new();
+    private sealed record Fenced(TransitionMode Mode, long Txid);
+
+    private readonly ConditionalWeakTable<DbTransaction, Fenced> _modes = new();
     private readonly string _writer = "fleetaspire/" + instance.Service;
 
     // Two statements in one round trip: the epoch must be read by a statement that starts after the lock is held.
@@ -35,7 +38,7 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         "SELECT epoch, " +
         "set_config('fleet.writer', @writer || CASE WHEN phase <> 'Legacy' THEN '" + MachineBackfill.WritesMachineSuffix + "' ELSE '' END, true), " +
         $"set_config('{MachineSync.DualWriteSetting}', CASE WHEN phase IN ('DualWrite', 'MachineRead') THEN 'on' ELSE 'off' END, true) " +
-        "FROM migration_phase WHERE id = 1";
+        ", txid_current() FROM migration_phase WHERE id = 1";
 
     public ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result,
         CancellationToken cancellationToken = default)
@@ -54,12 +57,12 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         await using var fence = new NpgsqlCommand(FenceSql, (NpgsqlConnection)connection, (NpgsqlTransaction)result);
         fence.Parameters.AddWithValue("writer", _writer);
         await fence.PrepareAsync(cancellationToken);
-        long epoch;
+        long epoch, txid;
         await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
         {
             await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            epoch = reader.GetInt64(0);
+            (epoch, txid) = (reader.GetInt64(0), reader.GetInt64(3));
         }
 
         var mode = await resolver.ForLockedEpochAsync(epoch, cancellationToken);
@@ -72,12 +75,20 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
             throw new PhaseChangedException(planned.Epoch, mode.Epoch);
         }
 
-        _modes.AddOrUpdate(result, mode);
+        _modes.AddOrUpdate(result, new Fenced(mode, txid));
         return result;
     }
 
-    /// <summary>The mode the transaction runs in (for reads and checks inside it); null outside a fenced transaction.</summary>
-    public TransitionMode? ModeOf(DbTransaction transaction) => _modes.TryGetValue(transaction, out var mode) ? mode : null;
+    /// <summary>A committed dual-write is offered for its write check (sampled, never waited for).</summary>
+    public Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        if (_modes.TryGetValue(transaction, out var fenced) && fenced.Mode.WriteLegacy && fenced.Mode.WriteMachine)
+        {
+            checks.OfferWriteCheck(fenced.Mode, Shadow.WriteCheck.For(fenced.Txid, fingerprint));
+        }
+
+        return Task.CompletedTask;
+    }
 
     // Synchronous writes would block a thread on the fence; every service writes asynchronously.
     public InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result) =>

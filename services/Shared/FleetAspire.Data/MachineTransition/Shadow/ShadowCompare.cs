@@ -19,6 +19,9 @@ public sealed class ShadowOptions
     /// <summary>Share of reads (0–100 %) compared with the other side in <c>MachineRead</c>.</summary>
     public double MachineReadRate { get; set; } = 10;
 
+    /// <summary>Share of dual-writing transactions (0–100 %) whose rows are compared on both sides after commit.</summary>
+    public double WriteCheckRate { get; set; } = 10;
+
     /// <summary>Comparisons waiting for the worker; beyond it new ones are dropped and counted, never waited for.</summary>
     public int QueueCapacity { get; set; } = 1024;
 
@@ -41,7 +44,11 @@ public sealed record ShadowResult(IReadOnlyList<ShadowFinding> Findings, IReadOn
 /// DbContext) of its own, never the request's.
 /// </summary>
 public sealed record ShadowWork(TransitionPhase Phase, string ServedBy, ActivityContext Request, DateTimeOffset OfferedAt,
-    Func<IServiceProvider, CancellationToken, Task<ShadowResult>> CompareAsync);
+    Func<IServiceProvider, CancellationToken, Task<ShadowResult>> CompareAsync)
+{
+    /// <summary>What found it: a shadow read, or the check of a committed dual-write.</summary>
+    public string Source { get; init; } = ShadowTelemetry.SourceShadow;
+}
 
 /// <summary>
 /// Shadow compare on reads. A request offers a comparison; whether it runs is sampled by the phase's rate. Offering
@@ -76,19 +83,26 @@ public sealed class ShadowCompareQueue
     public long Dropped => Interlocked.Read(ref _droppedCount);
 
     /// <summary>
-    /// Samples by the phase's rate and enqueues without waiting. <paramref name="compare"/> runs later, on the worker;
-    /// nothing of the request (DbContext, scope) may be captured in it.
+    /// Samples a read by the phase's rate and enqueues its comparison without waiting. <paramref name="compare"/> runs
+    /// later, on the worker; nothing of the request (DbContext, scope) may be captured in it.
     /// </summary>
-    public void Offer(TransitionMode mode, Func<IServiceProvider, CancellationToken, Task<ShadowResult>> compare)
+    public void Offer(TransitionMode mode, Func<IServiceProvider, CancellationToken, Task<ShadowResult>> compare) =>
+        Offer(mode, _options.CurrentValue.RateFor(mode.Phase), mode.ReadMachine ? ShadowTelemetry.MachineSide : ShadowTelemetry.LegacySide,
+            ShadowTelemetry.SourceShadow, compare);
+
+    /// <summary>Samples a committed dual-write by the write-check rate and enqueues its check without waiting.</summary>
+    public void OfferWriteCheck(TransitionMode mode, Func<IServiceProvider, CancellationToken, Task<ShadowResult>> compare) =>
+        Offer(mode, mode.WriteLegacy && mode.WriteMachine ? _options.CurrentValue.WriteCheckRate : 0, ShadowTelemetry.LegacySide,
+            ShadowTelemetry.SourceWriteCheck, compare);
+
+    private void Offer(TransitionMode mode, double rate, string servedBy, string source, Func<IServiceProvider, CancellationToken, Task<ShadowResult>> compare)
     {
-        var rate = _options.CurrentValue.RateFor(mode.Phase);
         if (rate <= 0 || (rate < 100 && Random.Shared.NextDouble() * 100 >= rate))
         {
             return;
         }
 
-        var work = new ShadowWork(mode.Phase, mode.ReadMachine ? ShadowTelemetry.MachineSide : ShadowTelemetry.LegacySide,
-            Activity.Current?.Context ?? default, DateTimeOffset.UtcNow, compare);
+        var work = new ShadowWork(mode.Phase, servedBy, Activity.Current?.Context ?? default, DateTimeOffset.UtcNow, compare) { Source = source };
         if (_channel.Writer.TryWrite(work))
         {
             Interlocked.Increment(ref _accepted);
@@ -96,7 +110,8 @@ public sealed class ShadowCompareQueue
         else
         {
             Interlocked.Increment(ref _droppedCount);
-            _dropped.Add(1, new KeyValuePair<string, object?>(ShadowTelemetry.PhaseTag, mode.Phase.ToString()));
+            _dropped.Add(1, new KeyValuePair<string, object?>(ShadowTelemetry.PhaseTag, mode.Phase.ToString()),
+                new KeyValuePair<string, object?>("fleet.divergence.source", source));
         }
     }
 }
@@ -117,6 +132,7 @@ public static class ShadowTelemetry
 
     public const string DivergenceEvent = "fleet.migration.divergence";
     public const string SourceShadow = "shadow";
+    public const string SourceWriteCheck = "write-check";
 
     /// <summary>Tags the current request's span with the phase and the side that served it.</summary>
     public static void TagRequest(TransitionMode mode, string tag, string side)

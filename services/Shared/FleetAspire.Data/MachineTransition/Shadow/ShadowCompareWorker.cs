@@ -38,7 +38,7 @@ public sealed partial class ShadowCompareWorker(
             await foreach (var work in queue.Reader.ReadAllAsync(stoppingToken))
             {
                 var links = work.Request == default ? null : new[] { new ActivityLink(work.Request) };
-                using var span = Source.StartActivity("migration shadow compare", ActivityKind.Internal, parentContext: default, links: links);
+                using var span = Source.StartActivity(work.Source == ShadowTelemetry.SourceWriteCheck ? "migration write check" : "migration shadow compare", ActivityKind.Internal, parentContext: default, links: links);
                 span?.SetTag(ShadowTelemetry.PhaseTag, work.Phase.ToString());
                 span?.SetTag(ShadowTelemetry.ReadSideTag, work.ServedBy);
                 var clock = Stopwatch.StartNew();
@@ -46,7 +46,7 @@ public sealed partial class ShadowCompareWorker(
                 {
                     await using var scope = scopes.CreateAsyncScope();
                     var result = await work.CompareAsync(scope.ServiceProvider, stoppingToken);
-                    await RecordAsync(scope.ServiceProvider.GetRequiredService<FleetDbContext>(), result, stoppingToken);
+                    await RecordAsync(scope.ServiceProvider.GetRequiredService<FleetDbContext>(), work.Source, result, stoppingToken);
                     foreach (var finding in result.Findings)
                     {
                         span?.AddEvent(new ActivityEvent(ShadowTelemetry.DivergenceEvent, tags: new ActivityTagsCollection
@@ -55,11 +55,11 @@ public sealed partial class ShadowCompareWorker(
                             ["fleet.divergence.id"] = finding.EntityId,
                             ["fleet.divergence.field"] = finding.Divergence.Field,
                             ["fleet.divergence.kind"] = finding.Divergence.Kind,
-                            ["fleet.divergence.source"] = ShadowTelemetry.SourceShadow,
+                            ["fleet.divergence.source"] = work.Source,
                             [ShadowTelemetry.PhaseTag] = work.Phase.ToString(),
                         }));
                         found.Add(1, new("field", finding.Divergence.Field), new("kind", finding.Divergence.Kind),
-                            new("source", ShadowTelemetry.SourceShadow));
+                            new("source", work.Source));
                     }
 
                     span?.SetTag("fleet.divergence.count", result.Findings.Count);
@@ -80,13 +80,13 @@ public sealed partial class ShadowCompareWorker(
         }
     }
 
-    private static async Task RecordAsync(FleetDbContext db, ShadowResult result, CancellationToken cancellationToken)
+    private static async Task RecordAsync(FleetDbContext db, string source, ShadowResult result, CancellationToken cancellationToken)
     {
         foreach (var (entity, id, divergence) in result.Findings)
         {
             await db.Database.ExecuteSqlAsync($"""
                 INSERT INTO migration_divergences (entity, entity_id, field, kind, legacy_value, machine_value, source)
-                VALUES ({entity}, {id}, {divergence.Field}, {divergence.Kind}, {divergence.LegacyValue}, {divergence.MachineValue}, {ShadowTelemetry.SourceShadow})
+                VALUES ({entity}, {id}, {divergence.Field}, {divergence.Kind}, {divergence.LegacyValue}, {divergence.MachineValue}, {source})
                 ON CONFLICT (entity, entity_id, field, kind) DO UPDATE SET last_seen = now(), resolved_at = NULL,
                     legacy_value = EXCLUDED.legacy_value, machine_value = EXCLUDED.machine_value
                 """, cancellationToken);
@@ -96,7 +96,7 @@ public sealed partial class ShadowCompareWorker(
         {
             await db.Database.ExecuteSqlAsync($"""
                 UPDATE migration_divergences SET resolved_at = now()
-                WHERE entity = {entity} AND entity_id = {id} AND source = {ShadowTelemetry.SourceShadow} AND resolved_at IS NULL
+                WHERE entity = {entity} AND entity_id = {id} AND source = {source} AND resolved_at IS NULL
                 """, cancellationToken);
         }
     }

@@ -171,10 +171,13 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         ChildDifferences("machine_health_checks", "t.id::text", scope.HealthChecks),
     ];
 
-    /// <summary>Open records of this source within the scope that the run did not see again: resolved.</summary>
+    /// <summary>
+    /// Open records within the scope that the run did not see again — whichever comparison found them first (this
+    /// verifier, a shadow read, a write check) — are resolved. Old code's records are not comparisons: repair closes them.
+    /// </summary>
     private static string Resolve(Scope scope) => $"""
         UPDATE migration_divergences SET resolved_at = @now
-        WHERE resolved_at IS NULL AND last_seen < @now AND source = '{Source}'
+        WHERE resolved_at IS NULL AND last_seen < @now AND source <> '{DivergenceSources.OldCode}'
           AND ((entity = 'machines' AND {Scope.On(scope.Machines, "entity_id")})
             OR (entity = 'agents' AND {Scope.On(scope.Agents, "entity_id")})
             OR (entity = 'machine_snapshots' AND {Scope.On(scope.Snapshots, "entity_id")})
