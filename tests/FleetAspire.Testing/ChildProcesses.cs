@@ -133,29 +133,61 @@ public static class ChildProcesses
     }
 
     /// <summary>
-    /// Removes what earlier runs left under <c>{temp}/{prefix}{pid}-…</c> when process <c>pid</c> is gone: a test host
-    /// killed before its exit handlers ran cannot clean up after itself, and durable benchmark clusters are large.
+    /// Removes what earlier runs left under <c>{temp}/{prefix}{pid}-…</c> when process <c>pid</c> is gone — servers still
+    /// running on such a directory first (a broker that daemonized escapes the tree kill at exit), then the directory:
+    /// a test host killed before its exit handlers ran cannot clean up after itself, and benchmark clusters are large.
     /// </summary>
     public static void SweepStale(string prefix)
     {
+        var marker = Path.Combine(Path.GetTempPath(), prefix);
+        if (Directory.Exists("/proc"))
+        {
+            foreach (var proc in Directory.GetDirectories("/proc"))
+            {
+                try
+                {
+                    if (int.TryParse(Path.GetFileName(proc), out var pid) && OwnerIfStale(File.ReadAllText(Path.Combine(proc, "cmdline")), marker) is not null)
+                    {
+                        using var process = Process.GetProcessById(pid);
+                        process.Kill(entireProcessTree: true);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
+                                               or System.ComponentModel.Win32Exception)
+                {
+                    // Gone meanwhile, or not ours to stop.
+                }
+            }
+        }
+
         foreach (var directory in Directory.GetDirectories(Path.GetTempPath(), prefix + "*"))
         {
-            var rest = Path.GetFileName(directory)[prefix.Length..];
-            var dash = rest.IndexOf('-', StringComparison.Ordinal);
-            if (dash <= 0 || !int.TryParse(rest[..dash], out var pid) || pid == Environment.ProcessId || IsAlive(pid))
-            {
-                continue;
-            }
-
             try
             {
-                Directory.Delete(directory, recursive: true);
+                if (OwnerIfStale(directory, marker) is not null)
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // In use or already gone: the next sweep tries again.
             }
         }
+    }
+
+    /// <summary>The dead owner pid of the first <c>{marker}{pid}-</c> in <paramref name="text"/>, if any.</summary>
+    private static int? OwnerIfStale(string text, string marker)
+    {
+        var at = text.IndexOf(marker, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var rest = text[(at + marker.Length)..];
+        var dash = rest.IndexOf('-', StringComparison.Ordinal);
+        return dash > 0 && int.TryParse(rest[..dash], out var pid) && pid != Environment.ProcessId && !IsAlive(pid) ? pid : null;
     }
 
     private static bool IsAlive(int pid)
