@@ -13,24 +13,19 @@ namespace FleetAspire.Data.MachineTransition.Shadow;
 /// </summary>
 public static class WriteCheck
 {
-    private const string BothSides = """
-        WITH ch AS (SELECT DISTINCT entity, entity_id FROM legacy_changes
-                    WHERE txid = @txid AND entity IN ('agents', 'custom_machines', 'parked_machines')),
-        legacy AS (
-            SELECT fleet_machine_id('hetzner', a.machine_id) AS id, 'hetzner' AS type, a.machine_id AS provider_id, a.machine_ipv4 AS ipv4,
-                   8911 AS port, 'in_use' AS status, NULL::text AS owner, a.machine_shared_key AS shared_key, 'agents' AS src, a.id AS src_id
-            FROM ch JOIN agents a ON ch.entity = 'agents' AND a.id = ch.entity_id
-            WHERE a.machine_type = 'hetzner' AND a.machine_id IS NOT NULL
-            UNION ALL
-            SELECT fleet_machine_id('custom', c.id), 'custom', NULL, c.ipv4, c.port, CASE WHEN c.current_agent_id IS NULL THEN 'offline' ELSE 'in_use' END,
-                   c.user_id, c.shared_key, 'custom_machines', c.id
-            FROM ch JOIN custom_machines c ON ch.entity = 'custom_machines' AND c.id = ch.entity_id
-            UNION ALL
-            SELECT fleet_machine_id('hetzner', p.machine_id), 'hetzner', p.machine_id, p.ipv4, 8911,
-                   CASE p.status WHEN 'ready' THEN 'ready' ELSE 'launching' END, NULL, p.shared_key, 'parked_machines', p.id
-            FROM ch JOIN parked_machines p ON ch.entity = 'parked_machines' AND p.id = ch.entity_id
-            WHERE p.machine_id IS NOT NULL)
-        SELECT l.id, l.type, l.provider_id, l.ipv4, l.port, l.status, l.owner, l.shared_key,
+    /// <summary>
+    /// The legacy machine ids the transaction's rows name, the verifier's own expectation of their Machine rows, and
+    /// the Machine rows themselves — in one statement, so one snapshot.
+    /// </summary>
+    private static readonly string BothSides = $"""
+        WITH ids AS (
+            SELECT a.machine_id AS legacy_id FROM legacy_changes ch JOIN agents a ON a.id = ch.entity_id
+            WHERE ch.txid = @txid AND ch.entity = 'agents' AND a.machine_id IS NOT NULL
+            UNION SELECT p.machine_id FROM legacy_changes ch JOIN parked_machines p ON p.id = ch.entity_id
+            WHERE ch.txid = @txid AND ch.entity = 'parked_machines' AND p.machine_id IS NOT NULL
+            UNION SELECT ch.entity_id FROM legacy_changes ch WHERE ch.txid = @txid AND ch.entity = 'custom_machines'),
+        legacy AS ({MachineVerifier.Expected("{0} IN (SELECT legacy_id FROM ids)")})
+        SELECT l.id, l.type, l.provider_id, l.ipv4, l.port, l.status, l.user_id, l.shared_key,
                m.id, m.type, m.hetzner_machine_id, m.ipv4, m.port, m.status, m.user_id, m.shared_key
         FROM legacy l LEFT JOIN machines m ON m.id = l.id
         WHERE NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = l.src AND d.entity_id = l.src_id AND d.resolved_at IS NULL)

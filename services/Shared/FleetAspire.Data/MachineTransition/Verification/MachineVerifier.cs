@@ -47,7 +47,6 @@ public sealed record VerificationSummary(
 /// </summary>
 public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerprintKey)
 {
-    public const string Source = "verifier";
     private const long LockKey = 0x7665726966790000; // "verify": one run at a time across replicas
     private const int ChangesPerChunk = 20_000;
 
@@ -69,21 +68,24 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         public static string On(string template, string column) => template.Replace("{0}", column, StringComparison.Ordinal);
     }
 
-    /// <summary>The legacy model's expectation of every Machine row, with the legacy row it comes from.</summary>
-    private static string Expected(Scope scope) => $"""
+    /// <summary>
+    /// The legacy model's expectation of every Machine row, with the legacy row it comes from, for the legacy machine
+    /// ids <paramref name="legacyScope"/> admits (<c>{0}</c>: the legacy id column). The write check reads the same.
+    /// </summary>
+    internal static string Expected(string legacyScope) => $"""
         SELECT fleet_machine_id('hetzner', p.machine_id) AS id, 'hetzner' AS type, p.machine_id AS provider_id, p.ipv4, p.shared_key,
                8911 AS port, CASE p.status WHEN 'ready' THEN 'ready' ELSE 'launching' END AS status, NULL::text AS user_id,
                'parked_machines' AS src, p.id AS src_id
-        FROM parked_machines p WHERE p.machine_id IS NOT NULL AND {Scope.On(scope.Legacy, "p.machine_id")}
+        FROM parked_machines p WHERE p.machine_id IS NOT NULL AND {Scope.On(legacyScope, "p.machine_id")}
           AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id = p.machine_id)
         UNION ALL
         SELECT fleet_machine_id('hetzner', a.machine_id), 'hetzner', a.machine_id, a.machine_ipv4, a.machine_shared_key, 8911, 'in_use', NULL,
                'agents', a.id
-        FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id IS NOT NULL AND {Scope.On(scope.Legacy, "a.machine_id")}
+        FROM agents a WHERE a.machine_type = 'hetzner' AND a.machine_id IS NOT NULL AND {Scope.On(legacyScope, "a.machine_id")}
         UNION ALL
         SELECT fleet_machine_id('custom', c.id), 'custom', NULL, c.ipv4, c.shared_key, c.port,
                CASE WHEN c.current_agent_id IS NULL THEN 'offline' ELSE 'in_use' END, c.user_id, 'custom_machines', c.id
-        FROM custom_machines c WHERE {Scope.On(scope.Legacy, "c.id")}
+        FROM custom_machines c WHERE {Scope.On(legacyScope, "c.id")}
         """;
 
     /// <summary>One row per difference: (entity, entity_id, field, kind, legacy_value, machine_value).</summary>
@@ -93,7 +95,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
             -- left out, not just the legacy side.
             SELECT e.*, EXISTS (SELECT 1 FROM migration_dirty_rows d
                                 WHERE d.entity = e.src AND d.entity_id = e.src_id AND d.resolved_at IS NULL) AS quarantined
-            FROM ({{Expected(scope)}}) e),
+            FROM ({{Expected(scope.Legacy)}}) e),
         joined AS (
             -- Byte-equal values are equal in every normal form and under every fingerprint: the costly comparisons
             -- (IPv4 normal form, keyed HMAC) run only for values whose bytes differ — a handful on clean data.
@@ -431,7 +433,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
     {
         var record = new NpgsqlCommand($"""
             INSERT INTO migration_divergences (entity, entity_id, field, kind, legacy_value, machine_value, source, first_seen, last_seen)
-            SELECT d.*, '{Source}', @now, @now FROM ({query}) AS d(entity, entity_id, field, kind, legacy_value, machine_value)
+            SELECT d.*, '{DivergenceSources.Verifier}', @now, @now FROM ({query}) AS d(entity, entity_id, field, kind, legacy_value, machine_value)
             ON CONFLICT (entity, entity_id, field, kind) DO UPDATE SET last_seen = @now, resolved_at = NULL,
                 legacy_value = EXCLUDED.legacy_value, machine_value = EXCLUDED.machine_value
             """, connection, tx) { CommandTimeout = 0 };
