@@ -105,9 +105,18 @@ public class FleetAppFixture : IAsyncLifetime
         var key = "key-" + Guid.NewGuid().ToString("N");
         using var client = MachinesAs(TestTokens.User(userId));
         var response = await client.PostAsJsonAsync("/api/machines/custom",
-            new RegisterCustomMachineRequest(ipv4 ?? $"192.0.2.{Random.Shared.Next(1, 255)}", port, key, "linux", "x86_64", 4, 8));
+            new RegisterCustomMachineRequest(ipv4 ?? NextAddress(), port, key, "linux", "x86_64", 4, 8));
         response.EnsureSuccessStatusCode();
         return ((await response.Content.ReadFromJsonAsync<CustomMachineResponse>())!, key);
+    }
+
+    private static int _addresses;
+
+    /// <summary>A different address per registration: a random one collided now and then with the same owner's last (409).</summary>
+    private static string NextAddress()
+    {
+        var n = Interlocked.Increment(ref _addresses);
+        return $"192.0.{2 + n / 254 % 200}.{1 + n % 254}";
     }
 
     /// <summary>Sends a heartbeat signed the way a machine signs it.</summary>
