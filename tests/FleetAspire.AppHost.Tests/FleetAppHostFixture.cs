@@ -15,8 +15,10 @@ public sealed class FleetAppHostFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // The testing builder turns the dashboard off; this app runs with it, so a test can see what an operator sees.
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.FleetAspire_AppHost>(
         [
+            "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true",
             "--Infrastructure:Mode=local",
             $"--Infrastructure:Local:DataDirectory={_dataDirectory}",
             "--Infrastructure:Local:PostgresPort=0",
@@ -24,7 +26,11 @@ public sealed class FleetAppHostFixture : IAsyncLifetime
             "--Infrastructure:Local:RabbitMqDistPort=0",
             "--Infrastructure:Local:EpmdPort=0",
             $"--Parameters:auth-signing-key={TestTokens.SigningKey}",
-        ]);
+        ], (options, _) =>
+        {
+            options.DisableDashboard = false;
+            options.AllowUnsecuredTransport = true;
+        });
         builder.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilienceHandler());
         App = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -40,6 +46,28 @@ public sealed class FleetAppHostFixture : IAsyncLifetime
         await App.DisposeAsync();
         ChildProcesses.DeleteOnExit(_dataDirectory);
     }
+
+    /// <summary>
+    /// A client of the dashboard's telemetry API (the one <c>aspire otel spans</c> reads), at the address and with the
+    /// API key the AppHost gave the dashboard (the testing builder picks free ports).
+    /// </summary>
+    public HttpClient DashboardTelemetry()
+    {
+        Assert.True(App.ResourceNotifications.TryGetCurrentState(DashboardResource, out var dashboard), "no dashboard resource");
+        var environment = dashboard!.Snapshot.EnvironmentVariables;
+        var key = environment.FirstOrDefault(e => e.Name == "DASHBOARD__API__PRIMARYAPIKEY")?.Value;
+        var urls = environment.FirstOrDefault(e => e.Name == "ASPNETCORE_URLS")?.Value;
+        Assert.True(urls is not null, "the dashboard resource has no ASPNETCORE_URLS");
+        var client = new HttpClient { BaseAddress = new Uri(urls!.Split(';')[0]) };
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Add("x-api-key", key);
+        }
+
+        return client;
+    }
+
+    private const string DashboardResource = "aspire-dashboard";
 
     public HttpClient Client(string resource, string? token)
     {
