@@ -4,13 +4,18 @@ using System.Net.Http.Json;
 using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Shadow;
 using FleetAspire.Names;
+using FleetAspire.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FleetAspire.Transition.Tests;
 
-/// <summary>Every read compared with the other side.</summary>
+/// <summary>Every read compared with the other side; every exported signal captured.</summary>
 public sealed class ShadowFleet : PhaseFleet
 {
+    public CapturedTelemetry Telemetry { get; } = new();
+
+    protected override void ConfigureServices(IServiceCollection services) => Telemetry.AddTo(services);
+
     protected override Dictionary<string, string?> Settings { get; } = new()
     {
         ["Pool:ReconcilerEnabled"] = "false",
@@ -135,6 +140,77 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
         {
             await fleet.ExecuteAsync("DROP TRIGGER test_wrong_port ON machines; DROP FUNCTION test_wrong_port();");
         }
+    }
+
+    [Fact]
+    public async Task Custom_machine_pool_snapshot_and_health_check_reads_are_compared_and_keys_leave_only_as_differs()
+    {
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        const string user = "shadow-all";
+        using var machines = fleet.MachinesAs(TestTokens.User(user));
+        using var snapshots = fleet.SnapshotsAs(TestTokens.User(user));
+        using var pool = fleet.Pool.ClientFor(TestTokens.Operator());
+        var (custom, key) = await fleet.RegisterMachineAsync(user);
+        var holder = await fleet.CreateAgentAsync(user);
+        (await machines.PostAsJsonAsync($"/api/machines/custom/{custom.Id}/assign", new { agentId = holder.Id })).EnsureSuccessStatusCode();
+        (await fleet.HeartbeatAsync(custom.Id, key, "healthy")).EnsureSuccessStatusCode();
+        var pooled = await fleet.AgentWithPoolMachineAsync(user);
+        var snapshot = await (await snapshots.PostAsJsonAsync("/api/snapshots", new { agentId = pooled.Id })).Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var snapshotId = snapshot.GetProperty("id").GetString()!;
+        await fleet.ProvisionPoolAsync(1);
+        var parked = (await fleet.StringAsync("SELECT machine_id FROM parked_machines WHERE status = 'ready' AND machine_id IS NOT NULL LIMIT 1"))!;
+        var checkId = (await fleet.StringAsync("SELECT id::text FROM machine_health_checks WHERE machine_id = @m", ("m", custom.Id)))!;
+        var (customRef, parkedRef) = ("mc_" + custom.Id, "mh_" + parked);
+
+        // Planted on the Machine side of each: a shared key, an address, and two child links. The key is made in SQL
+        // (the statement's text is traced by this process's Npgsql, so a literal would be found in it).
+        await fleet.ExecuteAsync($"""
+            UPDATE machines SET shared_key = 'planted-' || md5(random()::text) WHERE id = '{customRef}';
+            UPDATE machines SET ipv4 = '10.97.0.1' WHERE id = '{parkedRef}';
+            UPDATE machine_snapshots SET machine_ref = NULL WHERE id = '{snapshotId}';
+            UPDATE machine_health_checks SET machine_ref = NULL WHERE id = {checkId};
+            """);
+        async Task ReadEverythingAsync()
+        {
+            (await machines.GetAsync($"/api/machines/custom/{custom.Id}")).EnsureSuccessStatusCode();
+            (await snapshots.GetAsync($"/api/snapshots?machineId={pooled.MachineId}")).EnsureSuccessStatusCode();
+            (await machines.GetAsync($"/api/machines/health?machineId={custom.Id}")).EnsureSuccessStatusCode();
+            (await pool.GetAsync("/api/pool/machines?status=ready")).EnsureSuccessStatusCode();
+        }
+
+        await ReadEverythingAsync();
+        await Eventually.TrueAsync(async () => await OpenShadowAsync("machines", customRef, "shared_key", "field-mismatch") == 1
+                && await OpenShadowAsync("machines", parkedRef, "ipv4", "field-mismatch") == 1
+                && await OpenShadowAsync("machine_snapshots", snapshotId, "machine_ref", "unlinked") == 1
+                && await OpenShadowAsync("machine_health_checks", checkId, "machine_ref", "unlinked") == 1,
+            TimeSpan.FromSeconds(10), "the shadow reads did not record all four planted divergences");
+        var planted = (await fleet.StringAsync("SELECT shared_key FROM machines WHERE id = @id", ("id", customRef)))!;
+
+        // The key is recorded and exported only as "differs": never its value, in any record, span, log or metric.
+        Assert.Equal(1, await fleet.ScalarAsync("""
+            SELECT count(*) FROM migration_divergences WHERE entity_id = @id AND field = 'shared_key' AND legacy_value = 'differs' AND machine_value = 'differs'
+            """, ("id", customRef)));
+        Assert.Equal(0, await fleet.ScalarAsync("""
+            SELECT count(*) FROM migration_divergences d
+            WHERE position(@planted IN d::text) > 0 OR position(@key IN d::text) > 0
+            """, ("planted", planted), ("key", key)));
+        await Eventually.TrueAsync(() => Task.FromResult(fleet.Telemetry.AllText().Any(t => t.Contains(customRef, StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(10), "the divergence span event was not exported");
+        Assert.DoesNotContain(fleet.Telemetry.AllText(), t => t.Contains(planted, StringComparison.Ordinal) || t.Contains(key, StringComparison.Ordinal));
+
+        // Put back: the next comparisons are clean and resolve every record.
+        await fleet.ExecuteAsync($"""
+            UPDATE machines m SET shared_key = c.shared_key FROM custom_machines c WHERE m.id = '{customRef}' AND c.id = '{custom.Id}';
+            UPDATE machines m SET ipv4 = p.ipv4 FROM parked_machines p WHERE m.id = '{parkedRef}' AND p.machine_id = '{parked}';
+            UPDATE machine_snapshots SET machine_ref = 'mh_' || machine_id WHERE id = '{snapshotId}';
+            UPDATE machine_health_checks SET machine_ref = 'mc_' || machine_id WHERE id = {checkId};
+            """);
+        await Eventually.TrueAsync(async () =>
+            {
+                await ReadEverythingAsync();
+                return await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE source = 'shadow' AND resolved_at IS NULL") == 0;
+            },
+            TimeSpan.FromSeconds(10), "the shadow records were not resolved once put back");
     }
 
     [Fact]

@@ -80,6 +80,7 @@ public static class CustomMachinesApi
         var take = limit ?? InputRules.DefaultPageSize;
         var rows = await (await reads.CurrentAsync()).PageAsync(caller.OwnerFilter(), after, take, cancellationToken);
         var items = rows.Take(take).Select(c => CustomMachineResponse.From(c, fingerprint)).ToList();
+        await reads.ShadowAsync(items.Select(c => c.Id).ToList());
         return TypedResults.Ok(new CustomMachinePage(items, rows.Count > take ? items[^1].Id : null));
     }
 
@@ -87,6 +88,11 @@ public static class CustomMachinesApi
         string id, ClaimsPrincipal caller, CustomMachineReadsSelector reads, SecretFingerprint fingerprint, CancellationToken cancellationToken)
     {
         var machine = InputRules.IsPlausibleId(id) ? await (await reads.CurrentAsync()).FindAsync(id, caller.OwnerFilter(), cancellationToken) : null;
+        if (machine is not null)
+        {
+            await reads.ShadowAsync([machine.Id]);
+        }
+
         return machine is null ? MachineNotFound(id) : TypedResults.Ok(CustomMachineResponse.From(machine, fingerprint));
     }
 

@@ -1,4 +1,5 @@
 using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.MachineTransition.Shadow;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -114,6 +115,7 @@ public static class HeartbeatsApi
         var checks = await query.OrderByDescending(h => h.CheckedAt).ThenByDescending(h => h.Id).Take(limit ?? InputRules.DefaultPageSize)
             .Select(h => new HealthCheckResponse(h.Id, h.AgentId, h.MachineId, h.Outcome, h.LatencyMs, h.CheckedAt))
             .ToListAsync(cancellationToken);
+        await reads.ShadowAsync(MachineShadow.HealthChecks, checks.Select(c => c.Id.ToString(CultureInfo.InvariantCulture)).ToList());
         return TypedResults.Ok<IReadOnlyList<HealthCheckResponse>>(checks);
     }
 

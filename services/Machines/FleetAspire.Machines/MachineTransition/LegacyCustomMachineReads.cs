@@ -1,4 +1,6 @@
 using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.MachineTransition.Shadow;
 using LegacyCustomMachine = FleetAspire.Data.Entities.CustomMachine;
 using FleetAspire.Machines.Application;
 using Microsoft.EntityFrameworkCore;
@@ -23,9 +25,21 @@ public sealed class LegacyCustomMachineReads(FleetDbContext db) : ICustomMachine
             .ToListAsync(cancellationToken);
 }
 
-/// <summary>The one place in the machines service that picks where custom machines are read from, by the migration phase.</summary>
-public sealed class CustomMachineReadsSelector(FleetAspire.Data.MachineTransition.Modes.TransitionModeResolver modes, FleetDbContext db)
+/// <summary>
+/// The one place in the machines service that picks where custom machines are read from, by the migration phase — and
+/// that offers what a read served for a shadow comparison with the other side (sampled; never on the request path).
+/// </summary>
+public sealed class CustomMachineReadsSelector(TransitionModeResolver modes, FleetDbContext db, ShadowCompareQueue shadow)
 {
     public async Task<ICustomMachineReads> CurrentAsync() =>
         (await modes.ForReadAsync()).ReadMachine ? new MachineCustomMachineReads(db) : new LegacyCustomMachineReads(db);
+
+    /// <summary>Custom machine ids (their legacy ids) a read served: both sides compared, shared keys by fingerprint.</summary>
+    public async Task ShadowAsync(IReadOnlyCollection<string> servedIds)
+    {
+        if (servedIds.Count > 0)
+        {
+            shadow.Offer(await modes.CurrentAsync(), MachineShadow.Machines(servedIds));
+        }
+    }
 }

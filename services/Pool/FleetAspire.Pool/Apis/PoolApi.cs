@@ -74,8 +74,9 @@ public static class PoolApi
         }
 
         var take = limit ?? InputRules.DefaultPageSize;
-        var rows = (await (await reads.CurrentAsync()).PageAsync(status, after, take, cancellationToken))
-            .Select(p => new ParkedMachineResponse(p.Id, p.ProviderId, p.Name, p.Ipv4, p.Status, p.CreatedAt)).ToList();
+        var page = await (await reads.CurrentAsync()).PageAsync(status, after, take, cancellationToken);
+        await reads.ShadowAsync(page.Take(take));
+        var rows = page.Select(p => new ParkedMachineResponse(p.Id, p.ProviderId, p.Name, p.Ipv4, p.Status, p.CreatedAt)).ToList();
         var items = rows.Take(take).ToList();
         return TypedResults.Ok(new ParkedMachinePage(items, rows.Count > take ? items[^1].Id : null));
     }

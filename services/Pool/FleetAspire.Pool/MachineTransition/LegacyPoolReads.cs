@@ -1,5 +1,6 @@
 using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.MachineTransition.Shadow;
 using FleetAspire.Pool.Application;
 using Microsoft.EntityFrameworkCore;
 
@@ -20,8 +21,21 @@ public sealed class LegacyPoolReads(FleetDbContext db) : IPoolReads
             .ToListAsync(cancellationToken);
 }
 
-/// <summary>The one place in the pool service that picks where the pool is read from, by the migration phase.</summary>
-public sealed class PoolReadsSelector(TransitionModeResolver modes, FleetDbContext db)
+/// <summary>
+/// The one place in the pool service that picks where the pool is read from, by the migration phase — and that offers
+/// what a read served for a shadow comparison with the other side (sampled; never on the request path).
+/// </summary>
+public sealed class PoolReadsSelector(TransitionModeResolver modes, FleetDbContext db, ShadowCompareQueue shadow)
 {
     public async Task<IPoolReads> CurrentAsync() => (await modes.ForReadAsync()).ReadMachine ? new MachinePoolReads(db) : new LegacyPoolReads(db);
+
+    /// <summary>Pool machines a page served, by provider id (a server still being created has none and is not compared).</summary>
+    public async Task ShadowAsync(IEnumerable<PoolMachineView> served)
+    {
+        var ids = served.Select(m => m.ProviderId).OfType<string>().ToList();
+        if (ids.Count > 0)
+        {
+            shadow.Offer(await modes.CurrentAsync(), MachineShadow.Machines(ids));
+        }
+    }
 }

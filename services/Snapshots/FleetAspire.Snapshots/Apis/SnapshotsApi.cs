@@ -1,4 +1,5 @@
 using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.MachineTransition.Shadow;
 using System.Security.Claims;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
@@ -76,6 +77,7 @@ public static class SnapshotsApi
             .Where(s => owner == null || s.UserId == owner)
             .OrderByDescending(s => s.CreatedAt)
             .ToListAsync(cancellationToken);
+        await reads.ShadowAsync(MachineShadow.Snapshots, snapshots.Select(s => s.Id).ToList());
         return TypedResults.Ok<IReadOnlyList<SnapshotResponse>>(snapshots.Select(SnapshotResponse.From).ToList());
     }
 

@@ -1,10 +1,23 @@
+using FleetAspire.Data.MachineTransition.Shadow;
 using FleetAspire.Data.Reads;
 
 namespace FleetAspire.Data.MachineTransition.Modes;
 
-/// <summary>Picks where a machine's snapshots and health checks are read from, by the migration phase.</summary>
-public sealed class MachineChildReadsSelector(TransitionModeResolver modes, FleetDbContext db)
+/// <summary>
+/// Picks where a machine's snapshots and health checks are read from, by the migration phase — and offers what a read
+/// served for a shadow comparison of its links (sampled; never on the request path).
+/// </summary>
+public sealed class MachineChildReadsSelector(TransitionModeResolver modes, FleetDbContext db, ShadowCompareQueue shadow)
 {
     public async Task<IMachineChildReads> CurrentAsync() =>
         (await modes.ForReadAsync()).ReadMachine ? new MachineChildReads(db) : new LegacyMachineChildReads(db);
+
+    /// <param name="table"><see cref="MachineShadow.Snapshots"/> or <see cref="MachineShadow.HealthChecks"/>.</param>
+    public async Task ShadowAsync(string table, IReadOnlyCollection<string> servedIds)
+    {
+        if (servedIds.Count > 0)
+        {
+            shadow.Offer(await modes.CurrentAsync(), MachineShadow.Children(table, servedIds));
+        }
+    }
 }

@@ -32,12 +32,8 @@ public static class TransitionExtensions
         builder.Services.AddSingleton<IFeatureDefinitionProvider, PhaseFeatureDefinitionProvider>();
         builder.Services.AddFeatureManagement();
         builder.Services.AddSingleton<TransitionModeResolver>();
-        // Write checks compare shared keys by keyed HMAC; the fingerprints never leave this process (only "differs"
-        // is recorded), so a per-process random key serves.
-        var checkKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
-        builder.Services.AddSingleton(sp => new TransitionWriteInterceptor(sp.GetRequiredService<TransitionModeResolver>(),
-            sp.GetRequiredService<InstanceRegistration>(), sp.GetRequiredService<Shadow.ShadowCompareQueue>(),
-            secret => Convert.ToHexString(System.Security.Cryptography.HMACSHA256.HashData(checkKey, System.Text.Encoding.UTF8.GetBytes(secret)))));
+        builder.Services.AddSingleton<Shadow.ComparisonFingerprint>();
+        builder.Services.AddSingleton<TransitionWriteInterceptor>();
         builder.Services.AddSingleton<IInterceptor>(sp => sp.GetRequiredService<TransitionWriteInterceptor>());
         builder.Services.AddHostedService<PhaseWatcher>();
         builder.Services.AddScoped<MachineChildReadsSelector>();

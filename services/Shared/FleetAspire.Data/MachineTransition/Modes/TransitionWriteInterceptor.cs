@@ -19,8 +19,7 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 /// </list>
 /// SaveChanges always runs in a transaction so that no single-statement save slips past.
 /// </summary>
-public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, InstanceRegistration instance, Shadow.ShadowCompareQueue checks,
-    Func<string, string> fingerprint)
+public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, InstanceRegistration instance, Shadow.ShadowCompareQueue checks)
     : IDbTransactionInterceptor, ISaveChangesInterceptor
 {
     private sealed record Fenced(TransitionMode Mode, long Txid);
@@ -84,7 +83,7 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
     {
         if (_modes.TryGetValue(transaction, out var fenced) && fenced.Mode.WriteLegacy && fenced.Mode.WriteMachine)
         {
-            checks.OfferWriteCheck(fenced.Mode, Shadow.WriteCheck.For(fenced.Txid, fingerprint));
+            checks.OfferWriteCheck(fenced.Mode, Shadow.WriteCheck.For(fenced.Txid));
         }
 
         return Task.CompletedTask;

@@ -152,7 +152,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         """;
 
     /// <summary>Snapshots and health checks: linked to the wrong machine or not at all (unlinked), or to nothing that exists (orphan).</summary>
-    private static string ChildDifferences(string table, string idExpression, string scope) => $$"""
+    internal static string ChildDifferences(string table, string idExpression, string scope) => $$"""
         SELECT '{{table}}', {{idExpression}}, 'machine_ref',
                CASE WHEN m.id IS NULL THEN '{{DivergenceKinds.Orphan}}' ELSE '{{DivergenceKinds.Unlinked}}' END,
                t.machine_id, t.machine_ref

@@ -1,0 +1,120 @@
+using System.Security.Cryptography;
+using System.Text;
+using FleetAspire.Data.MachineTransition.Verification;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace FleetAspire.Data.MachineTransition.Shadow;
+
+/// <summary>
+/// Shared keys compared by keyed HMAC. The fingerprints never leave the process (only "differs" is recorded), so a
+/// per-process random key serves.
+/// </summary>
+public sealed class ComparisonFingerprint
+{
+    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
+
+    public string Of(string secret) => Convert.ToHexString(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(secret)));
+}
+
+/// <summary>
+/// Comparisons the shadow worker runs for reads and write checks, by the verifier's own definitions: the legacy
+/// model's expectation of Machine rows (<see cref="MachineVerifier.Expected"/>) against the rows, with the C#
+/// comparator; and the verifier's child-link query for snapshots and health checks. Each reads both sides in one
+/// statement (one snapshot), so a write landing between the request and the comparison is seen whole on both sides.
+/// Quarantined (dirty) rows are known divergences and left out, as the verifier leaves them out.
+/// </summary>
+public static class MachineShadow
+{
+    public const string Snapshots = "machine_snapshots";
+    public const string HealthChecks = "machine_health_checks";
+
+    /// <summary>Machines named by legacy ids (provider server ids, custom machine ids) the served read returned.</summary>
+    public static Func<IServiceProvider, CancellationToken, Task<ShadowResult>> Machines(IReadOnlyCollection<string> legacyIds)
+    {
+        var ids = legacyIds.Distinct().ToArray();
+        return (services, cancellationToken) => CompareMachinesAsync(services, "SELECT unnest(@ids::text[]) AS legacy_id", "ids", ids, cancellationToken);
+    }
+
+    /// <summary>
+    /// Snapshots (<c>machine_snapshots</c>) or health checks (<c>machine_health_checks</c>) a read served: each must be
+    /// linked to the Machine its legacy machine id names (<c>unlinked</c> when not, <c>orphan</c> when no such Machine).
+    /// </summary>
+    public static Func<IServiceProvider, CancellationToken, Task<ShadowResult>> Children(string table, IReadOnlyCollection<string> ids)
+    {
+        var (idExpression, scope) = table switch
+        {
+            Snapshots => ("t.id", "{0} = ANY(@ids)"),
+            HealthChecks => ("t.id::text", "{0} = ANY(@ids::bigint[])"),
+            _ => throw new ArgumentOutOfRangeException(nameof(table), table, "not a child table"),
+        };
+        var served = ids.Distinct().ToArray();
+        return async (services, cancellationToken) =>
+        {
+            var findings = new List<ShadowFinding>();
+            await ReadAsync(services, MachineVerifier.ChildDifferences(table, idExpression, scope), "ids", served, reader =>
+                findings.Add(new ShadowFinding(table, reader.GetString(1), new FieldDivergence(reader.GetString(2), reader.GetString(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5)))), cancellationToken);
+            var found = findings.Select(f => f.EntityId).ToHashSet();
+            return new ShadowResult(findings, served.Where(id => !found.Contains(id)).Select(id => (table, id)).ToList());
+        };
+    }
+
+    /// <summary>Both sides of the machines whose legacy ids <paramref name="idsSql"/> selects, compared field by field.</summary>
+    internal static async Task<ShadowResult> CompareMachinesAsync(IServiceProvider services, string idsSql, string parameter, object value,
+        CancellationToken cancellationToken)
+    {
+        var fingerprint = services.GetRequiredService<ComparisonFingerprint>();
+        var findings = new List<ShadowFinding>();
+        var clean = new List<(string, string)>();
+        await ReadAsync(services, BothSides(idsSql), parameter, value, reader =>
+        {
+            var legacy = Side(reader, 0)!;
+            var differences = MachineComparator.Compare(legacy, Side(reader, 8), fingerprint.Of);
+            findings.AddRange(differences.Select(d => new ShadowFinding("machines", legacy.Id, d)));
+            if (differences.Count == 0)
+            {
+                clean.Add(("machines", legacy.Id));
+            }
+        }, cancellationToken);
+        return new ShadowResult(findings, clean);
+    }
+
+    private static string BothSides(string idsSql) => $"""
+        WITH ids AS ({idsSql}),
+        legacy AS ({MachineVerifier.Expected("{0} IN (SELECT legacy_id FROM ids)")})
+        SELECT l.id, l.type, l.provider_id, l.ipv4, l.port, l.status, l.user_id, l.shared_key,
+               m.id, m.type, m.hetzner_machine_id, m.ipv4, m.port, m.status, m.user_id, m.shared_key
+        FROM legacy l LEFT JOIN machines m ON m.id = l.id
+        WHERE NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = l.src AND d.entity_id = l.src_id AND d.resolved_at IS NULL)
+        """;
+
+    private static async Task ReadAsync(IServiceProvider services, string sql, string parameter, object value, Action<NpgsqlDataReader> row,
+        CancellationToken cancellationToken)
+    {
+        var db = services.GetRequiredService<FleetDbContext>();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var command = new NpgsqlCommand(sql, (NpgsqlConnection)db.Database.GetDbConnection());
+            command.Parameters.AddWithValue(parameter, value);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                row(reader);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static MachineSide? Side(NpgsqlDataReader reader, int at) => reader.IsDBNull(at)
+        ? null
+        : new MachineSide(reader.GetString(at), reader.GetString(at + 1), Text(reader, at + 2), Text(reader, at + 3), reader.GetInt32(at + 4),
+            reader.GetString(at + 5), Text(reader, at + 6), Text(reader, at + 7));
+
+    private static string? Text(NpgsqlDataReader reader, int at) => reader.IsDBNull(at) ? null : reader.GetString(at);
+}
