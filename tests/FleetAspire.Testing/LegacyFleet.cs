@@ -1,17 +1,16 @@
-using FleetAspire.Testing;
 using System.Diagnostics;
 using Npgsql;
 
-namespace FleetAspire.Bench;
+namespace FleetAspire.Testing;
 
 /// <summary>
 /// A legacy fleet of a given size, shaped like production: of N agents 40% hold a pool machine and 10% a custom one;
 /// N/5 parked pool machines, N/10 unassigned custom machines, a snapshot per assigned agent and two health checks.
-/// About one row in a thousand is dirty in each of the backfill's classes.
+/// With <c>dirty</c>, about one row in a thousand is dirty in each of the backfill's classes; without, every row is clean.
 /// </summary>
-internal static class LegacyFleet
+public static class LegacyFleet
 {
-    public static async Task SeedAsync(string database, int agents)
+    public static async Task SeedAsync(string database, int agents, bool dirty = true)
     {
         if (agents % 10 != 0)
         {
@@ -20,6 +19,8 @@ internal static class LegacyFleet
 
         var parked = agents / 5;
         var free = agents / 10;
+        // Dirty rows are every thousandth (offsets 5–8); a clean fleet switches each such condition off.
+        var d = dirty ? string.Empty : "false AND ";
         await Sql.ExecuteAsync(database, $"""
             -- Unique dotted quads from a number: second to fourth octet carry its bits.
             CREATE FUNCTION pg_temp.quad(first int, n bigint) RETURNS text LANGUAGE sql IMMUTABLE AS
@@ -27,13 +28,13 @@ internal static class LegacyFleet
 
             INSERT INTO agents (id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_shared_key, machine_type)
             SELECT 'agt_' || i, 'agent ' || i, 'user_' || (i % 5000), CASE WHEN i % 10 < 5 THEN 'active' ELSE 'idle' END, now(), now(),
-                   CASE WHEN i % 1000 = 6 THEN (10000000 + i - 6)::text            -- dirty: a second holder of a provider id
-                        WHEN i % 1000 = 5 THEN (10000000 + i)::text                -- dirty: a machine id without a type
+                   CASE WHEN {d}i % 1000 = 6 THEN (10000000 + i - 6)::text            -- dirty: a second holder of a provider id
+                        WHEN {d}i % 1000 = 5 THEN (10000000 + i)::text                -- dirty: a machine id without a type
                         WHEN i % 10 < 4 THEN (10000000 + i)::text
                         WHEN i % 10 = 4 THEN 'cm_' || i END,
-                   CASE WHEN i % 10 < 4 OR i % 1000 IN (5, 6) THEN pg_temp.quad(10, i) WHEN i % 10 = 4 THEN pg_temp.quad(172, i) END,
-                   CASE WHEN i % 10 < 5 OR i % 1000 IN (5, 6) THEN 'key-' || md5(i::text) END,
-                   CASE WHEN i % 1000 = 5 THEN NULL WHEN i % 10 < 4 OR i % 1000 = 6 THEN 'hetzner' WHEN i % 10 = 4 THEN 'custom' END
+                   CASE WHEN i % 10 < 4 OR {d}i % 1000 IN (5, 6) THEN pg_temp.quad(10, i) WHEN i % 10 = 4 THEN pg_temp.quad(172, i) END,
+                   CASE WHEN i % 10 < 5 OR {d}i % 1000 IN (5, 6) THEN 'key-' || md5(i::text) END,
+                   CASE WHEN {d}i % 1000 = 5 THEN NULL WHEN i % 10 < 4 OR {d}i % 1000 = 6 THEN 'hetzner' WHEN i % 10 = 4 THEN 'custom' END
             FROM generate_series(1, {agents}) i;
 
             INSERT INTO custom_machines (id, ipv4, port, shared_key, user_id, current_agent_id, os, arch, cpu_count, memory_gb, created_at, updated_at)
@@ -41,13 +42,13 @@ internal static class LegacyFleet
             FROM generate_series(1, {agents}) i WHERE i % 10 = 4;
             INSERT INTO custom_machines (id, ipv4, port, shared_key, user_id, current_agent_id, created_at, updated_at)
             SELECT 'cmf_' || j, pg_temp.quad(173, j), 8911, 'key-f-' || md5(j::text), 'user_' || (j % 5000),
-                   CASE WHEN j % 1000 = 8 THEN 'agt_gone_' || j END,               -- dirty: a current agent that does not exist
+                   CASE WHEN {d}j % 1000 = 8 THEN 'agt_gone_' || j END,               -- dirty: a current agent that does not exist
                    now(), now()
             FROM generate_series(1, {free}) j;
 
             INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at)
             SELECT 'pm_' || j, (20000000 + j)::text, 'pool-' || j,
-                   CASE WHEN j % 1000 = 7 THEN '11.0.0.999' ELSE pg_temp.quad(11, j) END,  -- dirty: not a dotted quad
+                   CASE WHEN {d}j % 1000 = 7 THEN '11.0.0.999' ELSE pg_temp.quad(11, j) END,  -- dirty: not a dotted quad
                    CASE WHEN j % 10 = 0 THEN 'launching' ELSE 'ready' END, 'key-p-' || md5(j::text), now(), now()
             FROM generate_series(1, {parked}) j;
 
@@ -55,7 +56,7 @@ internal static class LegacyFleet
             SELECT 'snap_' || id, machine_id, 'available', now(), user_id, false FROM agents WHERE machine_id IS NOT NULL;
             INSERT INTO machine_snapshots (id, machine_id, status, created_at, user_id, is_final)
             SELECT 'snap_orphan_' || j, 'gone-' || j, 'available', now(), 'user_0', false       -- dirty: matches no machine
-            FROM generate_series(1, greatest({agents} / 1000, 1)) j;
+            FROM generate_series(1, CASE WHEN {(dirty ? "true" : "false")} THEN greatest({agents} / 1000, 1) ELSE 0 END) j;
 
             INSERT INTO machine_health_checks (agent_id, machine_id, outcome, checked_at)
             SELECT id, machine_id, 'healthy', now() - interval '1 minute' * k FROM agents, generate_series(1, 2) k WHERE machine_id IS NOT NULL;
