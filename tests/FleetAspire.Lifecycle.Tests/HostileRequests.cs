@@ -51,6 +51,7 @@ public sealed class HostileRequests(Random random, IReadOnlyList<string> foreign
         new("migration", "POST", "/api/migration/backfill/catch-up", true),
         new("migration", "POST", "/api/migration/phase", true),
         new("migration", "GET", "/api/migration/history", false),
+        new("migration", "POST", "/api/migration/repair", true),
     ];
 
     private static readonly string[] HostileIds =
