@@ -214,6 +214,65 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
     }
 
     [Fact]
+    public async Task Rows_missing_on_either_side_and_orphaned_children_are_found_by_shadow_reads_as_the_verifier_classifies_them()
+    {
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        const string user = "shadow-kinds";
+        using var machines = fleet.MachinesAs(TestTokens.User(user));
+        using var snapshots = fleet.SnapshotsAs(TestTokens.User(user));
+        var (lost, _) = await fleet.RegisterMachineAsync(user);
+        var pooled = await fleet.AgentWithPoolMachineAsync(user);
+        var snapshotId = (await (await snapshots.PostAsJsonAsync("/api/snapshots", new { agentId = pooled.Id }))
+            .Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetString()!;
+        var pooledRef = "mh_" + pooled.MachineId;
+
+        // Machine rows removed behind the services' back: the custom machine's, and the pool machine's (its agent and
+        // snapshot unlinked first, as the relation requires) — the snapshot now names a machine Machine lacks.
+        await fleet.ExecuteAsync($"""
+            DELETE FROM machines WHERE id = 'mc_{lost.Id}';
+            UPDATE agents SET machine_ref = NULL WHERE id = '{pooled.Id}';
+            UPDATE machine_snapshots SET machine_ref = NULL WHERE id = '{snapshotId}';
+            DELETE FROM machines WHERE id = '{pooledRef}';
+            """);
+        (await machines.GetAsync($"/api/machines/custom/{lost.Id}")).EnsureSuccessStatusCode();
+        (await snapshots.GetAsync($"/api/snapshots?machineId={pooled.MachineId}")).EnsureSuccessStatusCode();
+        await Eventually.TrueAsync(async () => await OpenShadowAsync("machines", "mc_" + lost.Id, "*", "missing-in-machine") == 1
+                && await OpenShadowAsync("machine_snapshots", snapshotId, "machine_ref", "orphan") == 1,
+            TimeSpan.FromSeconds(10), "the shadow reads did not find the missing Machine row and the orphaned snapshot");
+
+        // The verifier, over the same data, classifies the same rows the same way.
+        var verified = await (await fleet.Control.ClientFor(TestTokens.Operator()).PostAsync("/api/migration/verify", null))
+            .Content.ReadFromJsonAsync<FleetAspire.Data.MachineTransition.Verification.VerificationSummary>();
+        Assert.True(verified!.OpenByKind.GetValueOrDefault("missing-in-machine") >= 1 && verified.OpenByKind.GetValueOrDefault("orphan") >= 1,
+            string.Join(", ", verified.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
+
+        // Repaired (legacy is authoritative in DualWrite): the Machine rows and links come back, the scan is clean,
+        // and the next shadow reads resolve their records.
+        using var ops = fleet.Control.ClientFor(TestTokens.Operator());
+        (await ops.PostAsJsonAsync("/api/migration/repair", new { apply = true })).EnsureSuccessStatusCode();
+        var rescan = await (await ops.PostAsync("/api/migration/verify", null))
+            .Content.ReadFromJsonAsync<FleetAspire.Data.MachineTransition.Verification.VerificationSummary>();
+        Assert.True(rescan!.Clean, string.Join(", ", rescan.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
+        await Eventually.TrueAsync(async () =>
+            {
+                (await machines.GetAsync($"/api/machines/custom/{lost.Id}")).EnsureSuccessStatusCode();
+                (await snapshots.GetAsync($"/api/snapshots?machineId={pooled.MachineId}")).EnsureSuccessStatusCode();
+                return await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE source = 'shadow' AND resolved_at IS NULL") == 0;
+            },
+            TimeSpan.FromSeconds(10), "the shadow records were not resolved once put back");
+
+        // MachineRead serves from Machine: a Machine row whose legacy source is gone is missing in legacy.
+        await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        var (orphaned, _) = await fleet.RegisterMachineAsync(user);
+        await fleet.ExecuteAsync($"DELETE FROM custom_machines WHERE id = '{orphaned.Id}'");
+        (await machines.GetAsync($"/api/machines/custom/{orphaned.Id}")).EnsureSuccessStatusCode();
+        await Eventually.TrueAsync(async () => await OpenShadowAsync("machines", "mc_" + orphaned.Id, "*", "missing-in-legacy") == 1,
+            TimeSpan.FromSeconds(10), "the shadow read did not find the Machine row legacy lacks");
+        await fleet.ExecuteAsync($"DELETE FROM machines WHERE id = 'mc_{orphaned.Id}'");
+        await fleet.ExecuteAsync("UPDATE migration_divergences SET resolved_at = now() WHERE resolved_at IS NULL");
+    }
+
+    [Fact]
     public async Task In_MachineRead_the_legacy_side_is_the_shadow()
     {
         await fleet.WalkToAsync(TransitionPhase.DualWrite);

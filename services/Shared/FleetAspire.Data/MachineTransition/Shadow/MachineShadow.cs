@@ -70,24 +70,31 @@ public static class MachineShadow
         var clean = new List<(string, string)>();
         await ReadAsync(services, BothSides(idsSql), parameter, value, reader =>
         {
-            var legacy = Side(reader, 0)!;
-            var differences = MachineComparator.Compare(legacy, Side(reader, 8), fingerprint.Of);
-            findings.AddRange(differences.Select(d => new ShadowFinding("machines", legacy.Id, d)));
+            var (legacy, machine) = (Side(reader, 0), Side(reader, 8));
+            var id = legacy?.Id ?? machine!.Id;
+            var differences = MachineComparator.Compare(legacy, machine, fingerprint.Of);
+            findings.AddRange(differences.Select(d => new ShadowFinding("machines", id, d)));
             if (differences.Count == 0)
             {
-                clean.Add(("machines", legacy.Id));
+                clean.Add(("machines", id));
             }
         }, cancellationToken);
         return new ShadowResult(findings, clean);
     }
 
+    /// <summary>
+    /// Full join of both sides for the named legacy ids: a legacy machine without its Machine row, and a Machine row
+    /// whose legacy source is gone, are both found (Machine rows by the ids either type would derive, so by key).
+    /// </summary>
     private static string BothSides(string idsSql) => $"""
         WITH ids AS ({idsSql}),
-        legacy AS ({MachineVerifier.Expected("{0} IN (SELECT legacy_id FROM ids)")})
+        legacy AS ({MachineVerifier.Expected("{0} IN (SELECT legacy_id FROM ids)")}),
+        machine AS (SELECT * FROM machines WHERE id IN (SELECT fleet_machine_id(t, legacy_id) FROM ids, (VALUES ('hetzner'), ('custom')) v(t)))
         SELECT l.id, l.type, l.provider_id, l.ipv4, l.port, l.status, l.user_id, l.shared_key,
                m.id, m.type, m.hetzner_machine_id, m.ipv4, m.port, m.status, m.user_id, m.shared_key
-        FROM legacy l LEFT JOIN machines m ON m.id = l.id
-        WHERE NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = l.src AND d.entity_id = l.src_id AND d.resolved_at IS NULL)
+        FROM legacy l FULL JOIN machine m ON m.id = l.id
+        WHERE l.id IS NULL
+           OR NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = l.src AND d.entity_id = l.src_id AND d.resolved_at IS NULL)
         """;
 
     private static async Task ReadAsync(IServiceProvider services, string sql, string parameter, object value, Action<NpgsqlDataReader> row,
