@@ -33,9 +33,7 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
             SELECT 'pm_' || i, (40000000 + i)::text, 'pool-' || i, '10.40.' || (i / 250) || '.' || (i % 250), 'ready', 'key-' || md5(i::text),
                    now() - interval '1 hour' + i * interval '1 ms', now()
             FROM generate_series(1, 5000) i;
-            INSERT INTO agents (id, name, user_id, status, created_at, updated_at)
-            SELECT 'agt_' || w || '_' || i, 'load', 'w' || w, 'idle', now(), now()
-            FROM generate_series(0, {Writers - 1}) w, generate_series(0, {AgentsPerWriter - 1}) i;
+            {LoadWriter.SeedAgents(Writers, AgentsPerWriter)}
             """);
         var settings = new Dictionary<string, string?>
         {
@@ -61,9 +59,9 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
         await AllAcknowledgedAsync(database, expectedInstances: 4);
 
         var statuses = new ConcurrentDictionary<int, int>();
-        var writers = Enumerable.Range(0, Writers).Select(w => new Writer(w,
-            agentsA.ClientFor(TestTokens.User($"w{w}")), agentsB.ClientFor(TestTokens.User($"w{w}")),
-            machinesA.ClientFor(TestTokens.User($"w{w}")), machinesB.ClientFor(TestTokens.User($"w{w}")), statuses)).ToList();
+        var writers = Enumerable.Range(0, Writers).Select(w => new LoadWriter(w, AgentsPerWriter,
+            [agentsA.ClientFor(TestTokens.User($"w{w}")), agentsB.ClientFor(TestTokens.User($"w{w}"))],
+            [machinesA.ClientFor(TestTokens.User($"w{w}")), machinesB.ClientFor(TestTokens.User($"w{w}"))], snapshots: null, statuses)).ToList();
         using var stop = new CancellationTokenSource();
         var load = writers.Select(writer => Task.Run(() => writer.RunAsync(stop.Token))).ToArray();
 
@@ -146,83 +144,4 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
                 WHERE expires_at > now()
                 """) == expectedInstances,
             TimeSpan.FromSeconds(10), "not every instance acknowledged the current epoch");
-
-    /// <summary>One client: claims, releases, registers and assigns on its own agents, alternating replicas.</summary>
-    private sealed class Writer(int index, HttpClient agentsA, HttpClient agentsB, HttpClient machinesA, HttpClient machinesB, ConcurrentDictionary<int, int> statuses)
-    {
-        private readonly Random _random = new(index);
-        private int _calls;
-        public Dictionary<string, string?> AgentMachines { get; } =
-            Enumerable.Range(0, AgentsPerWriter).ToDictionary(i => $"agt_{index}_{i}", _ => (string?)null);
-        public List<string> CustomMachines { get; } = [];
-        private readonly List<string> _freeCustom = [];
-        private int _succeeded;
-        public int Succeeded => Volatile.Read(ref _succeeded);
-
-        public async Task RunAsync(CancellationToken stop)
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                var agents = _calls++ % 2 == 0 ? agentsA : agentsB;
-                var machines = _calls % 2 == 0 ? machinesA : machinesB;
-                var idle = AgentMachines.Where(a => a.Value is null).Select(a => a.Key).ToList();
-                var holdingPool = AgentMachines.Where(a => a.Value is { } m && !m.StartsWith("cm", StringComparison.Ordinal)).Select(a => a.Key).ToList();
-                var roll = _random.Next(100);
-                if (roll < 35 && idle.Count > 0)
-                {
-                    var agent = idle[_random.Next(idle.Count)];
-                    using var response = await agents.PostAsync($"/api/agents/{agent}/claim", null, CancellationToken.None);
-                    if (Record(response.StatusCode))
-                    {
-                        AgentMachines[agent] = (await response.Content.ReadFromJsonAsync<AgentResponse>(CancellationToken.None))!.MachineId;
-                    }
-                }
-                else if (roll < 60 && holdingPool.Count > 0)
-                {
-                    var agent = holdingPool[_random.Next(holdingPool.Count)];
-                    using var response = await agents.PostAsync($"/api/agents/{agent}/release", null, CancellationToken.None);
-                    if (Record(response.StatusCode))
-                    {
-                        AgentMachines[agent] = null;
-                    }
-                }
-                else if (roll < 80 || _freeCustom.Count == 0 || idle.Count == 0)
-                {
-                    var n = CustomMachines.Count;
-                    using var response = await machines.PostAsJsonAsync("/api/machines/custom",
-                        new { ipv4 = $"172.{16 + index % 16}.{index}.{n % 250}", port = 2000 + n, sharedKey = $"load-key-{index}-{n}-0123456789" },
-                        CancellationToken.None);
-                    if (Record(response.StatusCode))
-                    {
-                        var id = (await response.Content.ReadFromJsonAsync<CustomMachineResponse>(CancellationToken.None))!.Id;
-                        CustomMachines.Add(id);
-                        _freeCustom.Add(id);
-                    }
-                }
-                else
-                {
-                    var machine = _freeCustom[_random.Next(_freeCustom.Count)];
-                    var agent = idle[_random.Next(idle.Count)];
-                    using var response = await machines.PostAsJsonAsync($"/api/machines/custom/{machine}/assign", new { agentId = agent }, CancellationToken.None);
-                    if (Record(response.StatusCode))
-                    {
-                        AgentMachines[agent] = machine;
-                        _freeCustom.Remove(machine);
-                    }
-                }
-            }
-        }
-
-        private bool Record(HttpStatusCode status)
-        {
-            statuses.AddOrUpdate((int)status, 1, (_, n) => n + 1);
-            if ((int)status is >= 200 and < 300)
-            {
-                Interlocked.Increment(ref _succeeded);
-                return true;
-            }
-
-            return false;
-        }
-    }
 }

@@ -18,16 +18,19 @@ public sealed class TestPostgres
     private static readonly Lazy<Task<TestPostgres>> Shared = new(StartAsync);
     private static int _databaseCounter;
 
-    private TestPostgres(string serverConnectionString, Process? server, string? dataDirectory)
+    private readonly Func<Task<Process>>? _start;
+
+    private TestPostgres(string serverConnectionString, Process? server, string? dataDirectory, Func<Task<Process>>? start = null)
     {
         ServerConnectionString = serverConnectionString;
         Server = server;
         DataDirectory = dataDirectory;
+        _start = start;
     }
 
     /// <summary>Connection string of the maintenance database (<c>postgres</c>).</summary>
     public string ServerConnectionString { get; }
-    public Process? Server { get; }
+    public Process? Server { get; private set; }
     public string? DataDirectory { get; }
 
     public static Task<TestPostgres> GetAsync() => Shared.Value;
@@ -91,7 +94,7 @@ public sealed class TestPostgres
         var port = FreePort();
         // fsync off for tests: their databases are thrown away. Benchmarks ask for durability, as production runs.
         string[] durability = durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
-        var server = await ChildProcesses.StartAsync(
+        Task<Process> Start() => ChildProcesses.StartAsync(
             Path.Combine(bin, "postgres"),
             ["-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-h", "127.0.0.1", "-k", data,
              "-c", "max_connections=400", .. durability, .. settings.SelectMany(setting => new[] { "-c", setting })],
@@ -99,6 +102,7 @@ public sealed class TestPostgres
             logFile: Path.Combine(root, "postgres.log"),
             deathSignal: "INT",
             runAsUser: asUser);
+        var server = await Start();
         ChildProcesses.DeleteOnExit(root);
 
         var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true;Timeout=5";
@@ -107,7 +111,29 @@ public sealed class TestPostgres
             await using var c = new NpgsqlConnection(connectionString);
             await c.OpenAsync();
         }, TimeSpan.FromSeconds(30), "PostgreSQL did not accept connections");
-        return new TestPostgres(connectionString, server, data);
+        return new TestPostgres(connectionString, server, data, Start);
+    }
+
+    /// <summary>
+    /// Stops the cluster (fast shutdown: sessions are cut, as in a failover or a restart for maintenance) and starts it
+    /// again on the same port and data. Only for a cluster of this test run's own (<see cref="StartDedicatedAsync"/>).
+    /// </summary>
+    public async Task RestartAsync(TimeSpan downtime)
+    {
+        if (_start is null || Server is null)
+        {
+            throw new InvalidOperationException("Only a cluster started by the tests can be restarted.");
+        }
+
+        await ChildProcesses.RunAsync("kill", ["-INT", Server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await Server.WaitForExitAsync();
+        await Task.Delay(downtime); // the outage itself, not a wait for anything
+        Server = await _start();
+        await Eventually.SucceedsAsync(async () =>
+        {
+            await using var c = new NpgsqlConnection(ServerConnectionString);
+            await c.OpenAsync();
+        }, TimeSpan.FromSeconds(30), "PostgreSQL did not accept connections after the restart");
     }
 
     private static async Task CreateTemplateAsync(string serverConnectionString)

@@ -64,7 +64,9 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
             INSERT INTO machines (id, type, ipv4, shared_key, legacy_id) VALUES ('mh_9999', 'hetzner', '10.9.9.9', 'ghost-key', '9999');
             UPDATE agents SET machine_ref = NULL WHERE id = 'agt_pool2';
             UPDATE machine_snapshots SET machine_ref = NULL WHERE id = 'snap_2';
-            INSERT INTO machine_snapshots (id, machine_id, status, created_at, user_id, is_final) VALUES ('snap_orphan', 'nowhere', 'available', now(), 'x', false);
+            INSERT INTO machine_snapshots (id, machine_id, machine_ref, status, created_at, user_id, is_final)
+            VALUES ('snap_orphan', 'nowhere', 'mh_2001', 'available', now(), 'x', false),
+                   ('snap_of_destroyed', 'destroyed-server', 'mh_destroyed-server', 'available', now(), 'x', true);
             """);
 
         var summary = await verifier.VerifyAsync(CancellationToken.None);
@@ -81,6 +83,8 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(1, await Found("agents", "agt_pool2", "machine_ref", DivergenceKinds.AssignmentMismatch));
         Assert.Equal(1, await Found("machine_snapshots", "snap_2", "machine_ref", DivergenceKinds.Unlinked));
         Assert.Equal(1, await Found("machine_snapshots", "snap_orphan", "machine_ref", DivergenceKinds.Orphan));
+        // A snapshot kept after its server was destroyed: gone from both sides, both agree — not a divergence.
+        Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM migration_divergences WHERE entity_id = 'snap_of_destroyed'"));
         Assert.Equal(10, summary.Open);
         // Keys are compared, never recorded.
         Assert.Equal(0, await Sql.ScalarAsync(database,

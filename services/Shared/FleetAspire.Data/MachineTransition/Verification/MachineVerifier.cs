@@ -162,6 +162,13 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         LEFT JOIN machines mc ON mc.id = fleet_machine_id('custom', t.machine_id)
         CROSS JOIN LATERAL (SELECT coalesce(mh.id, mc.id) AS id) m
         WHERE (t.machine_ref IS DISTINCT FROM m.id OR m.id IS NULL) AND {{Scope.On(scope, "t.id")}}
+          -- A child whose machine is gone from both sides (a snapshot kept after its server was destroyed) agrees on
+          -- both: not a divergence. Probed only for the rare rows without a Machine, by index.
+          AND NOT (m.id IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM parked_machines p WHERE p.machine_id = t.machine_id)
+                   AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_id = t.machine_id)
+                   AND NOT EXISTS (SELECT 1 FROM custom_machines c WHERE c.id = t.machine_id)
+                   AND (t.machine_ref IS NULL OR NOT EXISTS (SELECT 1 FROM machines x WHERE x.id = t.machine_ref)))
           AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = '{{table}}' AND d.entity_id = {{idExpression}} AND d.resolved_at IS NULL)
         """;
 
