@@ -309,4 +309,15 @@ internal static class MachineTransitionSql
         """;
 
     public const string DropRepairs = "DROP TABLE IF EXISTS migration_repairs;";
+
+    /// <summary>
+    /// Each instance reports when it last ran a legacy code path (a read served from legacy, a write planned for
+    /// legacy) and when a write transaction of its last failed: the contract's gate needs neither during the soak.
+    /// </summary>
+    public const string InstanceUsage = """
+        ALTER TABLE migration_instances ADD COLUMN legacy_path_at timestamptz NULL, ADD COLUMN write_error_at timestamptz NULL;
+        """;
+
+    public const string DropInstanceUsage =
+        "ALTER TABLE migration_instances DROP COLUMN IF EXISTS legacy_path_at, DROP COLUMN IF EXISTS write_error_at;";
 }

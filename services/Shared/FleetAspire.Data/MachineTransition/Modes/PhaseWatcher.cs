@@ -12,7 +12,7 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 /// </summary>
 public sealed partial class PhaseWatcher(
     PhaseStore store, PhaseCache cache, InstanceRegistration instance, IOptions<TransitionOptions> options, IHostEnvironment environment,
-    IHostApplicationLifetime lifetime, ILogger<PhaseWatcher> logger) : BackgroundService
+    IHostApplicationLifetime lifetime, TransitionUsage usage, ILogger<PhaseWatcher> logger) : BackgroundService
 {
     private bool _ready;
     private long _acknowledged;
@@ -53,7 +53,7 @@ public sealed partial class PhaseWatcher(
         }
 
         cache.Update(await store.ReadAsync(cancellationToken));
-        await store.HeartbeatAsync(instance, cache.Current.Epoch, options.Value.InstanceTtl, cancellationToken);
+        await store.HeartbeatAsync(instance, cache.Current.Epoch, options.Value.InstanceTtl, cancellationToken, usage);
         _acknowledged = cache.Current.Epoch;
         LogStarted(logger, instance.Service, cache.Current.Phase.ToString(), cache.Current.Epoch);
         _ready = true;
@@ -90,7 +90,7 @@ public sealed partial class PhaseWatcher(
                 var newEpoch = now.Epoch != _acknowledged;
                 if (newEpoch || DateTimeOffset.UtcNow >= nextHeartbeat)
                 {
-                    await store.HeartbeatAsync(instance, now.Epoch, options.Value.InstanceTtl, stoppingToken);
+                    await store.HeartbeatAsync(instance, now.Epoch, options.Value.InstanceTtl, stoppingToken, usage);
                     nextHeartbeat = DateTimeOffset.UtcNow + options.Value.HeartbeatInterval;
                     _acknowledged = now.Epoch;
                     if (newEpoch)

@@ -31,6 +31,7 @@ public static class TransitionExtensions
         builder.Services.AddSingleton<PhaseCache>();
         builder.Services.AddSingleton<IFeatureDefinitionProvider, PhaseFeatureDefinitionProvider>();
         builder.Services.AddFeatureManagement();
+        builder.Services.AddSingleton<TransitionUsage>();
         builder.Services.AddSingleton<TransitionModeResolver>();
         builder.Services.AddSingleton<Shadow.ComparisonFingerprint>();
         builder.Services.AddSingleton<TransitionWriteInterceptor>();

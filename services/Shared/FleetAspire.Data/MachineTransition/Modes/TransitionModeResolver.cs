@@ -7,7 +7,7 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 /// The one place in a service that decides how machine data is stored and read. It evaluates the storage flags
 /// (fed from the stored phase) and pairs them with the epoch they were derived from; nothing else reads the phase.
 /// </summary>
-public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager features, PhaseStore store)
+public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager features, PhaseStore store, TransitionUsage usage)
 {
     private TransitionMode? _memo;
 
@@ -44,12 +44,20 @@ public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager fea
         }
     }
 
-    /// <summary>The mode for a read: the request's span is tagged with the phase and the side that serves it.</summary>
+    /// <summary>
+    /// The mode for a read: the request's span is tagged with the phase and the side that serves it; a read served by
+    /// legacy is recorded as a legacy code path.
+    /// </summary>
     public async Task<TransitionMode> ForReadAsync()
     {
         var mode = await CurrentAsync();
         Shadow.ShadowTelemetry.TagRequest(mode, Shadow.ShadowTelemetry.ReadSideTag,
             mode.ReadMachine ? Shadow.ShadowTelemetry.MachineSide : Shadow.ShadowTelemetry.LegacySide);
+        if (!mode.ReadMachine)
+        {
+            usage.LegacyPathUsed("read");
+        }
+
         return mode;
     }
 
@@ -57,6 +65,9 @@ public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager fea
     /// The mode of the epoch a write holds the phase lock for. When it is newer than this instance's copy, the stored
     /// phase is re-read from the database (bypassing the cached flags) before deciding.
     /// </summary>
+    /// <summary>A write planned for the legacy fields: recorded as a legacy code path.</summary>
+    internal void LegacyWritePlanned() => usage.LegacyPathUsed("write");
+
     public async Task<TransitionMode> ForLockedEpochAsync(long lockedEpoch, CancellationToken cancellationToken)
     {
         var mode = await CurrentAsync();

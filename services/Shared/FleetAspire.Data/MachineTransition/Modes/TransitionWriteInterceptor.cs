@@ -19,7 +19,8 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 /// </list>
 /// SaveChanges always runs in a transaction so that no single-statement save slips past.
 /// </summary>
-public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, InstanceRegistration instance, Shadow.ShadowCompareQueue checks)
+public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, InstanceRegistration instance, Shadow.ShadowCompareQueue checks,
+    TransitionUsage usage)
     : IDbTransactionInterceptor, ISaveChangesInterceptor
 {
     private sealed record Fenced(TransitionMode Mode, long Txid);
@@ -87,6 +88,42 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>A failed save counts as a write error for the contract's gate, unless it is an answer, not a fault.</summary>
+    public Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        RecordFailure(eventData.Exception);
+        return Task.CompletedTask;
+    }
+
+    public Task TransactionFailedAsync(DbTransaction transaction, TransactionErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        RecordFailure(eventData.Exception);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Not counted: a refusal by the fence (re-planned), a constraint answered as 409, a serialization failure or
+    /// deadlock retried by the caller.
+    /// </summary>
+    private void RecordFailure(Exception exception)
+    {
+        if (PhaseChangedException.In(exception))
+        {
+            return;
+        }
+
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException pg && (pg.SqlState.StartsWith("23", StringComparison.Ordinal)
+                || pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected))
+            {
+                return;
+            }
+        }
+
+        usage.WriteFailed();
     }
 
     // Synchronous writes would block a thread on the fence; every service writes asynchronously.

@@ -35,6 +35,11 @@ public sealed class WritePlanner(TransitionModeResolver modes, FleetDbContext db
     {
         var mode = await modes.CurrentAsync();
         db.PlannedWriteMode = mode;
+        if (mode.WriteLegacy)
+        {
+            modes.LegacyWritePlanned();
+        }
+
         Shadow.ShadowTelemetry.TagRequest(mode, Shadow.ShadowTelemetry.WriteSideTag,
             mode.WriteLegacy ? Shadow.ShadowTelemetry.LegacySide : Shadow.ShadowTelemetry.MachineSide);
         return mode;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Npgsql;
+using FleetAspire.Data.MachineTransition.Modes;
 using NpgsqlTypes;
 
 namespace FleetAspire.Data.MachineTransition.Phases;
@@ -9,7 +10,14 @@ public sealed record PhaseState(TransitionPhase Phase, long Epoch, DateTimeOffse
 public sealed record InstanceRegistration(string InstanceId, string Service, string Build, IReadOnlyList<string> Capabilities);
 
 public sealed record InstanceInfo(string InstanceId, string Service, string Build, IReadOnlyList<string> Capabilities, long Epoch,
-    DateTimeOffset AcknowledgedAt, DateTimeOffset LastSeen, DateTimeOffset ExpiresAt);
+    DateTimeOffset AcknowledgedAt, DateTimeOffset LastSeen, DateTimeOffset ExpiresAt)
+{
+    /// <summary>When the instance last ran a legacy code path (reported with its heartbeat; the contract's gate).</summary>
+    public DateTimeOffset? LegacyPathAt { get; init; }
+
+    /// <summary>When a write transaction of the instance last failed.</summary>
+    public DateTimeOffset? WriteErrorAt { get; init; }
+}
 
 public sealed record GateResult(string Gate, bool Passed, string Detail);
 
@@ -156,16 +164,22 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Registers or refreshes an instance with the epoch it runs; the acknowledgement time moves only with the epoch.</summary>
-    public async Task HeartbeatAsync(InstanceRegistration instance, long epoch, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <param name="usage">When this instance last ran a legacy code path and last failed a write (the contract's gate).</param>
+    public async Task HeartbeatAsync(InstanceRegistration instance, long epoch, TimeSpan ttl, CancellationToken cancellationToken,
+        TransitionUsage? usage = null)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            INSERT INTO migration_instances (instance_id, service, build, capabilities, epoch, acknowledged_at, started_at, last_seen, expires_at)
-            VALUES (@id, @service, @build, @capabilities, @epoch, now(), now(), now(), now() + @ttl)
+            INSERT INTO migration_instances (instance_id, service, build, capabilities, epoch, acknowledged_at, started_at, last_seen, expires_at,
+                                             legacy_path_at, write_error_at)
+            VALUES (@id, @service, @build, @capabilities, @epoch, now(), now(), now(), now() + @ttl, @legacy_path_at, @write_error_at)
             ON CONFLICT (instance_id) DO UPDATE SET build = EXCLUDED.build, capabilities = EXCLUDED.capabilities,
                 acknowledged_at = CASE WHEN migration_instances.epoch = EXCLUDED.epoch THEN migration_instances.acknowledged_at ELSE now() END,
-                epoch = EXCLUDED.epoch, last_seen = now(), expires_at = EXCLUDED.expires_at
+                epoch = EXCLUDED.epoch, last_seen = now(), expires_at = EXCLUDED.expires_at,
+                legacy_path_at = EXCLUDED.legacy_path_at, write_error_at = EXCLUDED.write_error_at
             """, connection);
+        command.Parameters.Add(new NpgsqlParameter("legacy_path_at", NpgsqlDbType.TimestampTz) { Value = (object?)usage?.LastLegacyPathAt ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("write_error_at", NpgsqlDbType.TimestampTz) { Value = (object?)usage?.LastWriteErrorAt ?? DBNull.Value });
         command.Parameters.AddWithValue("id", instance.InstanceId);
         command.Parameters.AddWithValue("service", instance.Service);
         command.Parameters.AddWithValue("build", instance.Build);
@@ -189,7 +203,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT instance_id, service, build, capabilities, epoch, acknowledged_at, last_seen, expires_at
+            SELECT instance_id, service, build, capabilities, epoch, acknowledged_at, last_seen, expires_at, legacy_path_at, write_error_at
             FROM migration_instances WHERE expires_at > now() ORDER BY service, instance_id
             """, connection);
         var instances = new List<InstanceInfo>();
@@ -197,7 +211,11 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             instances.Add(new InstanceInfo(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<string[]>(3),
-                reader.GetInt64(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7)));
+                reader.GetInt64(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7))
+            {
+                LegacyPathAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+                WriteErrorAt = reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
+            });
         }
 
         return instances;
