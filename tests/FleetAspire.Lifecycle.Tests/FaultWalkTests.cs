@@ -70,7 +70,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             _ = pool.Server;
             _ = snapshots.Server;
             _ = control.Server;
-            await AllAcknowledgedAsync(observer, 5);
+            await LoadWriter.AllAcknowledgedAsync(observer, 5);
 
             var statuses = new ConcurrentDictionary<int, int>();
             var writers = Enumerable.Range(0, Writers).Select(w => new LoadWriter(w, AgentsPerWriter,
@@ -87,7 +87,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
                         using var flip = await Ops().PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest(target, "fault walk", false));
                         return flip.StatusCode == HttpStatusCode.OK;
                     }, TimeSpan.FromSeconds(30), $"the flip to {target} was refused");
-                await AllAcknowledgedAsync(observer, 5);
+                await LoadWriter.AllAcknowledgedAsync(observer, 5);
                 await ProgressAsync(writers, target);
                 steps.Add(target);
             }
@@ -160,7 +160,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             }
             else
             {
-                await AllAcknowledgedAsync(observer, 5);
+                await LoadWriter.AllAcknowledgedAsync(observer, 5);
             }
 
             // Back (reverse sync), and forward again.
@@ -239,10 +239,4 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             $"writes stalled ({when})");
     }
 
-    private static async Task AllAcknowledgedAsync(string database, int expectedInstances) =>
-        await Eventually.TrueAsync(async () => await Sql.ScalarAsync(database, """
-                SELECT count(*) FILTER (WHERE epoch = (SELECT epoch FROM migration_phase)) FROM migration_instances
-                WHERE expires_at > now()
-                """) >= expectedInstances,
-            TimeSpan.FromSeconds(30), "not every instance acknowledged the current epoch");
 }

@@ -6,6 +6,7 @@ using System.Text;
 using FleetAspire.Agents.Apis;
 using FleetAspire.Machines.Apis;
 using FleetAspire.Snapshots.Apis;
+using FleetAspire.Testing;
 
 namespace FleetAspire.Lifecycle.Tests;
 
@@ -40,6 +41,17 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
         SELECT 'agt_' || w || '_' || i, 'load', 'w' || w, 'idle', now(), now()
         FROM generate_series(0, {writers - 1}) w, generate_series(0, {agentsPerWriter - 1}) i;
         """;
+
+    /// <summary>
+    /// Every live instance runs the current epoch. Read from the registry directly: the control API's own latency under
+    /// load is not the services'.
+    /// </summary>
+    public static async Task AllAcknowledgedAsync(string database, int expectedInstances) =>
+        await Eventually.TrueAsync(async () => await Sql.ScalarAsync(database, """
+                SELECT count(*) FILTER (WHERE epoch = (SELECT epoch FROM migration_phase)) FROM migration_instances
+                WHERE expires_at > now()
+                """) >= expectedInstances,
+            TimeSpan.FromSeconds(30), "not every instance acknowledged the current epoch");
 
     public async Task RunAsync(CancellationToken stop)
     {

@@ -56,7 +56,7 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
         _ = machinesA.Server;
         _ = machinesB.Server;
         using var ops = control.ClientFor(TestTokens.Operator());
-        await AllAcknowledgedAsync(database, expectedInstances: 4);
+        await LoadWriter.AllAcknowledgedAsync(database, expectedInstances: 4);
 
         var statuses = new ConcurrentDictionary<int, int>();
         var writers = Enumerable.Range(0, Writers).Select(w => new LoadWriter(w, AgentsPerWriter,
@@ -75,7 +75,7 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
             var flip = await ops.PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest(target, "load test", false));
             Assert.True(flip.StatusCode == HttpStatusCode.OK, $"flip to {target}: {await flip.Content.ReadAsStringAsync()}");
             var flippedAt = DateTimeOffset.UtcNow;
-            await AllAcknowledgedAsync(database, expectedInstances: 4);
+            await LoadWriter.AllAcknowledgedAsync(database, expectedInstances: 4);
             followTimes.Add(DateTimeOffset.UtcNow - flippedAt);
             // Let writes land in this phase before the next flip.
             await Eventually.TrueAsync(() => Task.FromResult(writers.Sum(x => x.Succeeded) > before + 200), TimeSpan.FromSeconds(30),
@@ -137,11 +137,4 @@ public sealed class PhaseFlipUnderLoadTests(Xunit.Abstractions.ITestOutputHelper
         Assert.True(verification!.Clean, "divergences: " + string.Join(", ", verification.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
     }
 
-    /// <summary>Read from the registry directly: the control API's own latency under this load is not the services'.</summary>
-    private static async Task AllAcknowledgedAsync(string database, int expectedInstances) =>
-        await Eventually.TrueAsync(async () => await Sql.ScalarAsync(database, """
-                SELECT count(*) FILTER (WHERE epoch = (SELECT epoch FROM migration_phase)) FROM migration_instances
-                WHERE expires_at > now()
-                """) == expectedInstances,
-            TimeSpan.FromSeconds(10), "not every instance acknowledged the current epoch");
 }
