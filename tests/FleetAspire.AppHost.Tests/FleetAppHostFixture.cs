@@ -18,7 +18,6 @@ public sealed class FleetAppHostFixture : IAsyncLifetime
         // The testing builder turns the dashboard off; this app runs with it, so a test can see what an operator sees.
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.FleetAspire_AppHost>(
         [
-            "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true",
             "--Infrastructure:Mode=local",
             $"--Infrastructure:Local:DataDirectory={_dataDirectory}",
             "--Infrastructure:Local:PostgresPort=0",

@@ -150,6 +150,8 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             await control.DisposeAsync();
             control = new FleetServiceFactory<MigrationStatus>(database, amqpUri: null, ControlSettings);
             _ = control.Server;
+            // The in-flight request ends one way or the other (answered, or cut by the stop); its outcome is read from
+            // the stored phase below, not from the response.
             await Task.WhenAny(inFlight);
             var stored = await Sql.StringAsync(observer, "SELECT phase FROM migration_phase");
             steps.Add($"control restarted during the flip (stored phase after: {stored})");

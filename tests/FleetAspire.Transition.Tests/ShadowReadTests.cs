@@ -16,6 +16,10 @@ public sealed class ShadowFleet : PhaseFleet
 
     protected override void ConfigureServices(IServiceCollection services) => Telemetry.AddTo(services);
 
+    // A divergence record keeps the source that found it first: the control service's periodic incremental
+    // verification would race the shadow reads these tests attribute. Verifications run only when a test asks.
+    protected override Dictionary<string, string?>? ControlSettings => new() { ["Verification:IncrementalInterval"] = "00:00:00" };
+
     protected override Dictionary<string, string?> Settings { get; } = new()
     {
         ["Pool:ReconcilerEnabled"] = "false",
@@ -52,6 +56,19 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
 
     public void Dispose() => _listener.Dispose();
 
+    /// <summary>
+    /// Every comparison offered so far has run. A divergence record keeps the source that found it first: a write
+    /// check of an earlier write still queued would otherwise find a planted divergence before the read under test.
+    /// </summary>
+    private Task ComparisonsSettledAsync()
+    {
+        var services = new[] { fleet.Agents.Services, fleet.Machines.Services, fleet.Pool.Services, fleet.Snapshots.Services };
+        return Eventually.TrueAsync(() => Task.FromResult(services.All(s =>
+                s.GetRequiredService<ShadowCompareWorker>().Done + s.GetRequiredService<ShadowCompareQueue>().Dropped
+                >= s.GetRequiredService<ShadowCompareQueue>().Accepted)),
+            TimeSpan.FromSeconds(10), "earlier comparisons did not finish");
+    }
+
     private Task<long> OpenShadowAsync(string entity, string id, string field, string kind) => fleet.ScalarAsync("""
         SELECT count(*) FROM migration_divergences
         WHERE entity = @e AND entity_id = @id AND field = @f AND kind = @k AND source = 'shadow' AND resolved_at IS NULL
@@ -79,6 +96,8 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
         var clean = await client.GetStringAsync($"/api/agents/{agent.Id}");
         await Eventually.TrueAsync(() => Task.FromResult(worker.Done > before), TimeSpan.FromSeconds(10), "no shadow comparison ran");
         Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE source = 'shadow' AND resolved_at IS NULL"));
+
+        await ComparisonsSettledAsync();
 
         // A field planted on the Machine side: the response (served by legacy) does not change; the shadow finds it.
         await fleet.ExecuteAsync($"UPDATE machines SET ipv4 = '10.99.0.1' WHERE id = '{machineId}'");
@@ -162,6 +181,8 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
         var checkId = (await fleet.StringAsync("SELECT id::text FROM machine_health_checks WHERE machine_id = @m", ("m", custom.Id)))!;
         var (customRef, parkedRef) = ("mc_" + custom.Id, "mh_" + parked);
 
+        await ComparisonsSettledAsync();
+
         // Planted on the Machine side of each: a shared key, an address, and two child links. The key is made in SQL
         // (the statement's text is traced by this process's Npgsql, so a literal would be found in it).
         await fleet.ExecuteAsync($"""
@@ -178,12 +199,18 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
             (await pool.GetAsync("/api/pool/machines?status=ready")).EnsureSuccessStatusCode();
         }
 
-        await ReadEverythingAsync();
-        await Eventually.TrueAsync(async () => await OpenShadowAsync("machines", customRef, "shared_key", "field-mismatch") == 1
-                && await OpenShadowAsync("machines", parkedRef, "ipv4", "field-mismatch") == 1
-                && await OpenShadowAsync("machine_snapshots", snapshotId, "machine_ref", "unlinked") == 1
-                && await OpenShadowAsync("machine_health_checks", checkId, "machine_ref", "unlinked") == 1,
-            TimeSpan.FromSeconds(10), "the shadow reads did not record all four planted divergences");
+        var found = new long[4];
+        await Eventually.TrueAsync(async () =>
+            {
+                await ReadEverythingAsync();
+                found = [await OpenShadowAsync("machines", customRef, "shared_key", "field-mismatch"),
+                    await OpenShadowAsync("machines", parkedRef, "ipv4", "field-mismatch"),
+                    await OpenShadowAsync("machine_snapshots", snapshotId, "machine_ref", "unlinked"),
+                    await OpenShadowAsync("machine_health_checks", checkId, "machine_ref", "unlinked")];
+                return found.All(n => n == 1);
+            },
+            TimeSpan.FromSeconds(10), "the shadow reads did not record all four planted divergences (key, pool ipv4, snapshot, health check: " +
+                                      string.Join("/", found) + ")");
         var planted = (await fleet.StringAsync("SELECT shared_key FROM machines WHERE id = @id", ("id", customRef)))!;
 
         // The key is recorded and exported only as "differs": never its value, in any record, span, log or metric.
@@ -226,6 +253,8 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
             .Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetString()!;
         var pooledRef = "mh_" + pooled.MachineId;
 
+        await ComparisonsSettledAsync();
+
         // Machine rows removed behind the services' back: the custom machine's, and the pool machine's (its agent and
         // snapshot unlinked first, as the relation requires) — the snapshot now names a machine Machine lacks.
         await fleet.ExecuteAsync($"""
@@ -264,6 +293,7 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
         // MachineRead serves from Machine: a Machine row whose legacy source is gone is missing in legacy.
         await fleet.WalkToAsync(TransitionPhase.MachineRead);
         var (orphaned, _) = await fleet.RegisterMachineAsync(user);
+        await ComparisonsSettledAsync();
         await fleet.ExecuteAsync($"DELETE FROM custom_machines WHERE id = '{orphaned.Id}'");
         (await machines.GetAsync($"/api/machines/custom/{orphaned.Id}")).EnsureSuccessStatusCode();
         await Eventually.TrueAsync(async () => await OpenShadowAsync("machines", "mc_" + orphaned.Id, "*", "missing-in-legacy") == 1,

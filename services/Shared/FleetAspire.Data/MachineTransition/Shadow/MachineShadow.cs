@@ -8,8 +8,9 @@ using Npgsql;
 namespace FleetAspire.Data.MachineTransition.Shadow;
 
 /// <summary>
-/// Shared keys compared by keyed HMAC. The fingerprints never leave the process (only "differs" is recorded), so a
-/// per-process random key serves.
+/// Shared keys compared by keyed HMAC. Not <c>SecretFingerprint</c> (ServiceDefaults): that one is shown to clients and
+/// must be stable across processes, so it needs a configured key; these fingerprints never leave the process (only
+/// "differs" is recorded), so a per-process random key serves and no service needs one more secret.
 /// </summary>
 public sealed class ComparisonFingerprint
 {
@@ -31,11 +32,10 @@ public static class MachineShadow
     public const string HealthChecks = "machine_health_checks";
 
     /// <summary>Machines named by legacy ids (provider server ids, custom machine ids) the served read returned.</summary>
-    public static Func<IServiceProvider, CancellationToken, Task<ShadowResult>> Machines(IReadOnlyCollection<string> legacyIds)
-    {
-        var ids = legacyIds.Distinct().ToArray();
-        return (services, cancellationToken) => CompareMachinesAsync(services, "SELECT unnest(@ids::text[]) AS legacy_id", "ids", ids, cancellationToken);
-    }
+    /// <remarks>Nothing is computed until the worker runs it: a read that is not sampled pays for the closure only.</remarks>
+    public static Func<IServiceProvider, CancellationToken, Task<ShadowResult>> Machines(IReadOnlyCollection<string> legacyIds) =>
+        (services, cancellationToken) => CompareMachinesAsync(services, "SELECT DISTINCT unnest(@ids::text[]) AS legacy_id", "ids",
+            legacyIds.ToArray(), cancellationToken);
 
     /// <summary>
     /// Snapshots (<c>machine_snapshots</c>) or health checks (<c>machine_health_checks</c>) a read served: each must be
@@ -49,9 +49,9 @@ public static class MachineShadow
             HealthChecks => ("t.id::text", "{0} = ANY(@ids::bigint[])"),
             _ => throw new ArgumentOutOfRangeException(nameof(table), table, "not a child table"),
         };
-        var served = ids.Distinct().ToArray();
         return async (services, cancellationToken) =>
         {
+            var served = ids.Distinct().ToArray();
             var findings = new List<ShadowFinding>();
             await ReadAsync(services, MachineVerifier.ChildDifferences(table, idExpression, scope), "ids", served, reader =>
                 findings.Add(new ShadowFinding(table, reader.GetString(1), new FieldDivergence(reader.GetString(2), reader.GetString(3),
