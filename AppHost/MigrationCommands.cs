@@ -14,6 +14,8 @@ internal static class MigrationCommands
     private const string EpochProperty = "fleet.migration.epoch";
     private const string NextProperty = "fleet.migration.next";
     private const string PreviousProperty = "fleet.migration.previous";
+    private const string ContractedPhase = "Contracted";
+    private const string ContractProperty = "fleet.migration.contract";
 
     /// <summary>
     /// Dashboard buttons for the control API. It is operator-only, so each command carries a one-minute operator token
@@ -40,9 +42,16 @@ internal static class MigrationCommands
         }
 
         migration.WithPhaseCommand(signingKey, NextProperty, "Next phase",
-            "Flip the fleet one phase forward. Gates are checked again by the control service; a refused flip changes nothing.");
+            "Flip the fleet one phase forward. Gates are checked again by the control service; a refused flip changes nothing.",
+            oneWay: false);
         migration.WithPhaseCommand(signingKey, PreviousProperty, "Roll back one phase",
-            "Flip the fleet one phase back. Every instance follows within 2 s.");
+            "Flip the fleet one phase back. Every instance follows within 2 s.", oneWay: false);
+        // Its own button, so the one-way step is never one click of "Next phase" away: the confirmation says what goes.
+        migration.WithPhaseCommand(signingKey, NextProperty, "Contract (one-way)",
+            "ONE-WAY — cannot be rolled back. Contracted drops the agents' legacy machine columns, parked_machines, " +
+            "custom_machines and the change capture, and makes snapshot and health-check relations required foreign keys; " +
+            "the control service then applies the contract set step by step (GET /api/migration/contract).",
+            oneWay: true);
 
         migration.ApplicationBuilder.Services.AddHostedService(sp => new PhaseStatePublisher(
             migration.Resource, signingKey.Resource, sp.GetRequiredService<ResourceNotificationService>()));
@@ -53,15 +62,17 @@ internal static class MigrationCommands
     /// A flip to the phase the control service last named as next (or previous), with a confirmation naming it, and
     /// disabled while its gates fail or no such phase exists.
     /// </summary>
+    /// <param name="oneWay">The command for the one-way flip to Contracted (enabled only for it); the others never offer it.</param>
     private static void WithPhaseCommand(this IResourceBuilder<ProjectResource> migration, IResourceBuilder<ParameterResource> signingKey,
-        string property, string name, string description)
+        string property, string name, string description, bool oneWay)
     {
-        migration.WithHttpCommand("/api/migration/phase", name, commandName: "phase-" + property, commandOptions: new HttpCommandOptions
+        migration.WithHttpCommand("/api/migration/phase", name, commandName: "phase-" + property + (oneWay ? "-contract" : ""), commandOptions: new HttpCommandOptions
         {
             Description = description,
             Method = HttpMethod.Post,
             ConfirmationMessage = description + " Continue?",
-            UpdateState = context => TargetOf(context.ResourceSnapshot, property) is { Open: true }
+            UpdateState = context => TargetOf(context.ResourceSnapshot, property) is { Open: true } target
+                                     && (target.Target == ContractedPhase) == oneWay
                 ? ResourceCommandState.Enabled
                 : ResourceCommandState.Disabled,
             PrepareRequest = async context =>
@@ -69,7 +80,7 @@ internal static class MigrationCommands
                 await AuthorizeAsync(context.Request, signingKey, context.CancellationToken);
                 var snapshot = context.Services.GetRequiredService<ResourceNotificationService>();
                 var target = snapshot.TryGetCurrentState(context.ResourceName, out var state) ? TargetOf(state.Snapshot, property)?.Target : null;
-                context.Request.Content = JsonContent.Create(new { target, reason = $"{name} from the Aspire dashboard", force = false });
+                context.Request.Content = JsonContent.Create(new { target, reason = $"{name} from the Aspire dashboard", force = false, confirmOneWay = oneWay });
             },
         });
     }
@@ -134,7 +145,8 @@ internal static class MigrationCommands
                             (PhaseProperty, phases.GetProperty("phase").GetString() ?? ""),
                             (EpochProperty, phases.GetProperty("epoch").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture)),
                             (NextProperty, Describe(phases.GetProperty("next"))),
-                            (PreviousProperty, Describe(phases.GetProperty("previous")))),
+                            (PreviousProperty, Describe(phases.GetProperty("previous"))),
+                            (ContractProperty, DescribeContract(status.GetProperty("contract")))),
                     });
                 }
                 catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException)
@@ -149,6 +161,22 @@ internal static class MigrationCommands
         {
             var names = values.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
             return [.. properties.Where(p => !names.Contains(p.Name)), .. values.Select(v => new ResourcePropertySnapshot(v.Name, v.Value))];
+        }
+
+        /// <summary>"7/14 steps applied (next: …)" once the flip to Contracted scheduled the contract set.</summary>
+        private static string DescribeContract(JsonElement steps)
+        {
+            var all = steps.EnumerateArray().ToList();
+            if (all.Count == 0)
+            {
+                return "";
+            }
+
+            var owed = all.Where(s => s.GetProperty("finishedAt").ValueKind == JsonValueKind.Null).ToList();
+            return owed.Count == 0
+                ? $"{all.Count}/{all.Count} steps applied"
+                : $"{all.Count - owed.Count}/{all.Count} steps applied (next: {owed[0].GetProperty("name").GetString()}" +
+                  (owed[0].GetProperty("lastError").GetString() is { } error ? $", last error: {error}" : "") + ")";
         }
 
         private static string Describe(JsonElement readiness)

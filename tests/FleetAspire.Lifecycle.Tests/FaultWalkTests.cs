@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Http.Json;
 using FleetAspire.Agents.Apis;
 using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Contract;
+using FleetAspire.Data.Migrations;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Machines.Apis;
 using FleetAspire.Migration.Apis;
@@ -16,7 +18,8 @@ namespace FleetAspire.Lifecycle.Tests;
 /// <summary>
 /// The migration walked on a dirty legacy database under live traffic, with faults injected on the way: the backfill
 /// killed mid-run (its control service stopped), the control service restarted during a flip, RabbitMQ stopped for
-/// 30 s, PostgreSQL restarted once. Nothing acknowledged is lost, nothing answers 500, the migration completes.
+/// 30 s, PostgreSQL restarted once, the control service stopped in the middle of the contract set. Nothing
+/// acknowledged is lost, nothing answers 500, the migration completes — to Contracted.
 /// </summary>
 [Collection(LifecycleCollection.Name)]
 public sealed class FaultWalkTests(ITestOutputHelper output)
@@ -39,10 +42,13 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
         ["Backfill:Pause"] = "00:00:00.050",
         ["Verification:IncrementalInterval"] = "00:00:00",
         ["Phases:QuietPeriod"] = "00:00:01",
+        ["Phases:ContractSoak"] = "00:00:05",
+        // Paced, so the control service can be stopped in the middle of the contract set.
+        ["Contract:PauseBetweenSteps"] = "00:00:00.300",
     };
 
     [Fact]
-    public async Task The_walk_on_dirty_data_survives_a_killed_backfill_a_restarted_control_service_a_broker_outage_and_a_database_restart()
+    public async Task The_walk_on_dirty_data_to_Contracted_survives_a_killed_backfill_restarted_control_services_a_broker_outage_and_a_database_restart()
     {
         var postgres = await TestPostgres.StartDedicatedAsync(durable: true);
         var database = await postgres.CreateDatabaseAsync("faultwalk");
@@ -177,6 +183,37 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
                 TimeSpan.FromSeconds(30), "the MachineOnly gates did not open again");
             await FlipAsync("MachineOnly");
 
+            // The contract: every dirty row the backfill quarantined resolved by a recorded decision, the soak passed,
+            // then the one-way flip — and the control service stopped in the middle of the contract set.
+            var dirty = (await Ops().GetFromJsonAsync<List<DirtyRow>>("/api/migration/dirty"))!
+                .Where(d => d.ResolvedAt is null).DistinctBy(d => (d.Entity, d.EntityId)).ToList();
+            foreach (var row in dirty)
+            {
+                (await Ops().PostAsJsonAsync("/api/migration/dirty/resolve",
+                    new DirtyResolution(row.Entity, row.EntityId, null, "fault walk: the legacy row goes as it is"))).EnsureSuccessStatusCode();
+            }
+
+            steps.Add($"{dirty.Count} dirty rows resolved");
+            await Eventually.TrueAsync(async () => (await Ops().GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Phases.Next is
+                { Target: "Contracted", Open: true }, TimeSpan.FromSeconds(60), "the contract's gates did not open");
+            using (var contract = await Ops().PostAsJsonAsync("/api/migration/phase",
+                       new PhaseFlipRequest("Contracted", "fault walk: soak passed", false, ConfirmOneWay: true)))
+            {
+                Assert.Equal(HttpStatusCode.OK, contract.StatusCode);
+            }
+
+            await Eventually.TrueAsync(async () => (await Ops().GetFromJsonAsync<List<ContractStepState>>("/api/migration/contract"))!
+                .Count(c => c.FinishedAt is not null) >= 3, TimeSpan.FromSeconds(60), "the contract set did not start");
+            await control.DisposeAsync();
+            var appliedBeforeStop = await Sql.ScalarAsync(observer, "SELECT count(*) FROM migration_contract_steps WHERE finished_at IS NOT NULL");
+            control = new FleetServiceFactory<MigrationStatus>(database, amqpUri: null, ControlSettings);
+            _ = control.Server;
+            await Eventually.TrueAsync(async () => (await Ops().GetFromJsonAsync<List<ContractStepState>>("/api/migration/contract"))!
+                .All(c => c.FinishedAt is not null), TimeSpan.FromMinutes(2), "the contract set was not finished after the restart");
+            var attempts = await Sql.ScalarAsync(observer, "SELECT sum(attempts) FROM migration_contract_steps");
+            steps.Add($"Contracted (control stopped after {appliedBeforeStop} of {ContractSql.Steps.Count} steps; {attempts} attempts in all)");
+            await ProgressAsync(writers, "Contracted");
+
             await stop.CancelAsync();
             await Task.WhenAll(load);
             output.WriteLine("steps: " + string.Join(" → ", steps));
@@ -190,7 +227,11 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             Assert.Equal(counts.Agents, after.Agents);
             Assert.True(after.Snapshots >= counts.Snapshots + writers.Sum(w => w.Snapshots.Count), "snapshots lost");
             Assert.True(after.HealthChecks >= counts.HealthChecks, "health checks lost");
-            Assert.Equal("MachineOnly", await Sql.StringAsync(observer, "SELECT phase FROM migration_phase"));
+            Assert.Equal("Contracted", await Sql.StringAsync(observer, "SELECT phase FROM migration_phase"));
+            Assert.Equal(0, await Sql.ScalarAsync(observer,
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'agents' AND column_name LIKE 'machine\\_%' AND column_name <> 'machine_ref'"));
+            Assert.Equal(0, await Sql.ScalarAsync(observer,
+                "SELECT count(*) FROM machine_snapshots s WHERE NOT EXISTS (SELECT 1 FROM machines m WHERE m.id = s.machine_ref)"));
         }
         finally
         {
@@ -198,7 +239,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Through the API (in MachineOnly legacy columns are no longer kept): what each client was told is what is there.</summary>
+    /// <summary>Through the API (the legacy columns are gone by now): what each client was told is what is there.</summary>
     private static async Task AcknowledgedWritesFoundAsync(List<LoadWriter> writers, FleetServiceFactory<AgentResponse> agents,
         FleetServiceFactory<CustomMachineResponse> machines, FleetServiceFactory<SnapshotResponse> snapshots)
     {

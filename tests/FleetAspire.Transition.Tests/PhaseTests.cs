@@ -20,6 +20,9 @@ public sealed class PhaseRulesTests
     [InlineData(TransitionPhase.Legacy, TransitionPhase.MachineRead, false)]
     [InlineData(TransitionPhase.MachineOnly, TransitionPhase.DualWrite, false)]
     [InlineData(TransitionPhase.DualWrite, TransitionPhase.DualWrite, false)]
+    [InlineData(TransitionPhase.MachineOnly, TransitionPhase.Contracted, true)]
+    [InlineData(TransitionPhase.Contracted, TransitionPhase.MachineOnly, false)]
+    [InlineData(TransitionPhase.MachineRead, TransitionPhase.Contracted, false)]
     public void Flips_go_one_step_at_a_time(TransitionPhase from, TransitionPhase to, bool allowed) =>
         Assert.Equal(allowed, PhaseRules.IsSingleStep(from, to));
 
@@ -28,6 +31,7 @@ public sealed class PhaseRulesTests
     [InlineData(TransitionPhase.DualWrite, true, true, false)]
     [InlineData(TransitionPhase.MachineRead, true, true, true)]
     [InlineData(TransitionPhase.MachineOnly, false, true, true)]
+    [InlineData(TransitionPhase.Contracted, false, true, true)]
     public void Each_phase_sets_the_storage_flags(TransitionPhase phase, bool writeLegacy, bool writeMachine, bool readMachine)
     {
         Assert.Equal(writeLegacy, PhaseRules.IsEnabled(PhaseRules.Flags.WriteLegacy, phase));
@@ -39,9 +43,23 @@ public sealed class PhaseRulesTests
     [InlineData("DualWrite", true)]
     [InlineData("dualwrite", false)]
     [InlineData("1", false)]
-    [InlineData("Contracted", false)]
+    [InlineData("Contracted", true)]
+    [InlineData("Steady", false)]
     [InlineData(null, false)]
     public void Only_exact_phase_names_parse(string? value, bool parses) => Assert.Equal(parses, PhaseRules.TryParse(value, out _));
+
+    [Fact]
+    public void Contracted_is_the_one_way_end_and_the_steady_model_starts_at_MachineOnly()
+    {
+        Assert.Equal(TransitionPhase.Contracted, PhaseRules.Next(TransitionPhase.MachineOnly));
+        Assert.Null(PhaseRules.Next(TransitionPhase.Contracted));
+        Assert.Null(PhaseRules.Previous(TransitionPhase.Contracted));
+        Assert.True(PhaseRules.IsOneWay(TransitionPhase.MachineOnly, TransitionPhase.Contracted));
+        Assert.False(PhaseRules.IsOneWay(TransitionPhase.MachineRead, TransitionPhase.MachineOnly));
+        Assert.Equal(new[] { true, true, true, false, false },
+            Enum.GetValues<TransitionPhase>().Select(PhaseRules.MapsLegacy));
+        Assert.Equal(PhaseRules.Capabilities.Contracted, PhaseRules.RequiredCapability(TransitionPhase.Contracted));
+    }
 }
 
 /// <summary>Flipping phases with the fleet running. Tests share the fleet: each walks to the phase it starts from.</summary>
@@ -212,7 +230,7 @@ public sealed class PhaseFlipTests(PhaseFleet fleet) : IClassFixture<PhaseFleet>
         using var user = Control.ClientFor(TestTokens.User("mallory"));
 
         Assert.Equal(HttpStatusCode.BadRequest, (await FlipAsync("dualwrite")).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await FlipAsync("Contracted")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await FlipAsync("Steady")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await FlipAsync("DualWrite", reason: " ")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await Operator().GetAsync("/api/migration/history?limit=0")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await user.PostAsJsonAsync("/api/migration/phase", new PhaseFlipRequest("DualWrite", "x"))).StatusCode);

@@ -35,6 +35,9 @@ internal static class Extensions
         builder.Services.AddOptions<FallbackOptions>().BindConfiguration(FallbackOptions.Section);
         builder.Services.AddSingleton<AutomaticFallback>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AutomaticFallback>());
+        builder.Services.AddSingleton<FleetAspire.Data.MachineTransition.Contract.ContractRunner>();
+        builder.Services.AddOptions<ContractOptions>().BindConfiguration(ContractOptions.Section);
+        builder.Services.AddHostedService<ContractApplier>();
     }
 
     /// <summary>The verifier compares shared keys by HMAC keyed with the same secret as the services' fingerprints.</summary>

@@ -26,7 +26,9 @@ public static class FleetDatabaseExtensions
         // check, telemetry and settings.
         var connectionString = WithAutoPrepare(builder.Configuration.GetConnectionString(ResourceNames.FleetDatabase))
             ?? throw new InvalidOperationException($"Connection string '{ResourceNames.FleetDatabase}' is missing.");
-        builder.Services.AddDbContextPool<FleetDbContext>((sp, options) => options
+        // Not pooled: a pooled context keeps the model it first built, and while the migration runs the model follows
+        // the phase (docs/adr/0014) — each context takes it when it is created.
+        builder.Services.AddDbContext<FleetDbContext>((sp, options) => options
             .UseNpgsql(connectionString)
             .UseFleetConventions()
             .AddInterceptors(sp.GetServices<IInterceptor>()));

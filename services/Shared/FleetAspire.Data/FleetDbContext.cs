@@ -35,4 +35,9 @@ public partial class FleetDbContext(DbContextOptions<FleetDbContext> options) : 
 
     /// <summary>Maps the legacy half of the model while the migration runs (MachineTransition/).</summary>
     partial void OnModelCreatingTransition(ModelBuilder modelBuilder);
+
+    /// <summary>Provider settings every context shares; the transition adds its model switch (MachineTransition/).</summary>
+    internal static void ConfigureOptions(DbContextOptionsBuilder options) => ConfigureTransitionOptions(options);
+
+    static partial void ConfigureTransitionOptions(DbContextOptionsBuilder options);
 }

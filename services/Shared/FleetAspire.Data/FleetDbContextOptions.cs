@@ -8,6 +8,7 @@ public static class FleetDbContextOptions
     public static TBuilder UseFleetConventions<TBuilder>(this TBuilder options) where TBuilder : DbContextOptionsBuilder
     {
         options.UseSnakeCaseNamingConvention();
+        FleetDbContext.ConfigureOptions(options);
         return options;
     }
 

@@ -115,8 +115,7 @@ public sealed class MachineCustomMachineWrites(FleetDbContext db, MachineAssignm
             return MachineOutcome.MachineInUse;
         }
 
-        db.Machines.Remove(machine);
-        await db.SaveChangesAsync(cancellationToken);
+        await MachineRetirement.RetireAsync(db, machine.Id, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return MachineOutcome.Ok;
     }

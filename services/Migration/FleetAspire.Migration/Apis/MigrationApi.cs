@@ -1,4 +1,5 @@
 using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Contract;
 using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Repair;
 using FleetAspire.ServiceDefaults.Auth;
@@ -14,12 +15,21 @@ namespace FleetAspire.Migration.Apis;
 
 /// <param name="Phase">The phase every service runs (<see cref="PhaseView.Phase"/>), kept at the top level for scripts.</param>
 public sealed record MigrationStatus(string Phase, long Epoch, PhaseView Phases, BackfillProgress Backfill, IReadOnlyDictionary<string, long> Dirty,
-    VerificationSummary? LastVerification);
+    VerificationSummary? LastVerification)
+{
+    /// <summary>The contract set's steps once the flip to Contracted has scheduled them (empty before).</summary>
+    public IReadOnlyList<ContractStepState> Contract { get; init; } = [];
+}
 
 public sealed record DivergenceRecord(string Entity, string EntityId, string Field, string Kind, string? LegacyValue, string? MachineValue,
     string Source, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, DateTimeOffset? ResolvedAt);
 
-public sealed record DirtyRow(string Class, string Entity, string EntityId, string Detail, DateTimeOffset FirstSeen, DateTimeOffset? ResolvedAt);
+public sealed record DirtyRow(string Class, string Entity, string EntityId, string Detail, DateTimeOffset FirstSeen, DateTimeOffset? ResolvedAt)
+{
+    /// <summary>What an operator recorded when resolving the row by hand (null when a later scan found it clean).</summary>
+    public string? Resolution { get; init; }
+    public string? ResolvedBy { get; init; }
+}
 
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
@@ -33,23 +43,26 @@ public static class MigrationApi
     {
         var api = app.MapGroup("/api/migration").WithTags("Migration").RequireAuthorization(AuthNames.OperatorPolicy);
         api.MapGet("/", Status).WithName("GetMigrationStatus");
-        api.MapPost("/backfill/start", Start).WithName("StartBackfill").WithSummary("Start the backfill from the beginning");
-        api.MapPost("/backfill/pause", Pause).WithName("PauseBackfill");
-        api.MapPost("/backfill/resume", Resume).WithName("ResumeBackfill");
-        api.MapPost("/backfill/catch-up", CatchUp).WithName("CatchUpBackfill")
+        // Routes that read or write the legacy model: refused once the contract has dropped it.
+        var legacy = api.MapGroup("").AddEndpointFilter(ContractApi.RefuseWhenContracted);
+        legacy.MapPost("/backfill/start", Start).WithName("StartBackfill").WithSummary("Start the backfill from the beginning");
+        legacy.MapPost("/backfill/pause", Pause).WithName("PauseBackfill");
+        legacy.MapPost("/backfill/resume", Resume).WithName("ResumeBackfill");
+        legacy.MapPost("/backfill/catch-up", CatchUp).WithName("CatchUpBackfill")
             .WithSummary("Reopen a finished backfill's catch-up for legacy writes made since it finished");
-        api.MapPost("/verify", Verify).WithName("VerifyMigration")
+        legacy.MapPost("/verify", Verify).WithName("VerifyMigration")
             .WithSummary("Run a verification now: full (default) or incremental (?mode=incremental, only what changed since the last run)");
         api.MapGet("/divergences", Divergences).WithName("ListDivergences");
         api.MapGet("/dirty", Dirty).WithName("ListDirtyRows");
-        api.MapPost("/repair", Repair).WithName("RepairDivergences")
+        legacy.MapPost("/repair", Repair).WithName("RepairDivergences")
             .WithSummary("Rewrite the non-authoritative side from the authoritative side of the phase for every open divergence (dry run unless apply: true)");
         api.MapPhaseApi();
+        api.MapContractApi();
         return app;
     }
 
     public static async Task<Ok<MigrationStatus>> Status(MachineBackfill backfill, MachineVerifier verifier, PhaseStore phases, PhaseGates gates,
-        NpgsqlDataSource db, CancellationToken cancellationToken)
+        ContractRunner contract, NpgsqlDataSource db, CancellationToken cancellationToken)
     {
         var dirty = new Dictionary<string, long>();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
@@ -62,7 +75,7 @@ public static class MigrationApi
 
         var view = await PhaseApi.ViewAsync(phases, gates, cancellationToken);
         return TypedResults.Ok(new MigrationStatus(view.Phase, view.Epoch, view, await backfill.ProgressAsync(cancellationToken), dirty,
-            await verifier.LastAsync(cancellationToken)));
+            await verifier.LastAsync(cancellationToken)) { Contract = await contract.StatusAsync(cancellationToken) });
     }
 
     public static async Task<Results<Ok<RepairReport>, ProblemHttpResult>> Repair(RepairRequest? request, MachineRepair repair,
@@ -160,13 +173,17 @@ public static class MigrationApi
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT class, entity, entity_id, detail, first_seen, resolved_at FROM migration_dirty_rows ORDER BY class, entity, entity_id LIMIT 10000", connection);
+            "SELECT class, entity, entity_id, detail, first_seen, resolved_at, resolution, resolved_by FROM migration_dirty_rows ORDER BY class, entity, entity_id LIMIT 10000", connection);
         var rows = new List<DirtyRow>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(new DirtyRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5)));
+                reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5))
+            {
+                Resolution = reader.IsDBNull(6) ? null : reader.GetString(6),
+                ResolvedBy = reader.IsDBNull(7) ? null : reader.GetString(7),
+            });
         }
 
         return TypedResults.Ok<IReadOnlyList<DirtyRow>>(rows);

@@ -8,10 +8,12 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace FleetAspire.Migration.Apis;
 
-public sealed record PhaseFlipRequest(string? Target, string? Reason, bool Force = false);
+/// <param name="ConfirmOneWay">Required (true) for the one-way flip to Contracted: the caller has read that it cannot be undone.</param>
+public sealed record PhaseFlipRequest(string? Target, string? Reason, bool Force = false, bool ConfirmOneWay = false);
 
 /// <summary>Whether a flip to <paramref name="Target"/> would be allowed now, gate by gate.</summary>
-public sealed record FlipReadiness(string Target, bool Open, IReadOnlyList<GateResult> Gates);
+/// <param name="Warning">Set for a one-way flip: what it does that nothing can undo.</param>
+public sealed record FlipReadiness(string Target, bool Open, IReadOnlyList<GateResult> Gates, bool OneWay = false, string? Warning = null);
 
 public sealed record PhaseView(string Phase, long Epoch, DateTimeOffset Since, string ChangedBy, FlipReadiness? Next, FlipReadiness? Previous,
     IReadOnlyList<InstanceInfo> Instances);
@@ -20,6 +22,10 @@ public sealed record PhaseView(string Phase, long Epoch, DateTimeOffset Since, s
 public static class PhaseApi
 {
     public const int MaxReasonLength = 500;
+
+    public const string OneWayWarning =
+        "ONE-WAY: Contracted drops agents' legacy machine columns, parked_machines, custom_machines and the change capture, " +
+        "and makes snapshot and health-check relations required foreign keys. There is no way back to MachineOnly or any earlier phase.";
 
     public static RouteGroupBuilder MapPhaseApi(this RouteGroupBuilder api)
     {
@@ -40,7 +46,8 @@ public static class PhaseApi
             }
 
             var results = await gates.EvaluateAsync(current, target.Value, cancellationToken);
-            return new FlipReadiness(target.Value.ToString(), results.All(g => g.Passed), results);
+            var oneWay = PhaseRules.IsOneWay(current.Phase, target.Value);
+            return new FlipReadiness(target.Value.ToString(), results.All(g => g.Passed), results, oneWay, oneWay ? OneWayWarning : null);
         }
 
         return new PhaseView(current.Phase.ToString(), current.Epoch, current.Since, current.ChangedBy,
@@ -62,6 +69,18 @@ public static class PhaseApi
         }
 
         var current = await phases.ReadAsync(cancellationToken);
+        if (PhaseRules.IsOneWay(current.Phase, target))
+        {
+            // Said before anything runs: the flip is refused unless the caller confirms it read this, and its gates
+            // are never forced (an emergency is a reason to stay, not to drop what a rollback needs).
+            errors.Check("confirmOneWay", request.ConfirmOneWay ? null : OneWayWarning + " Send confirmOneWay: true to proceed.")
+                  .Check("force", request.Force ? "cannot override the gates of a one-way flip" : null);
+            if (errors.Any)
+            {
+                return TypedResults.ValidationProblem(errors.ToDictionary());
+            }
+        }
+
         if (current.Phase == target)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already in that phase",

@@ -79,7 +79,9 @@ public sealed partial class MigrationMonitor : BackgroundService
                 if (_options.IncrementalInterval > TimeSpan.Zero && DateTimeOffset.UtcNow >= nextVerification)
                 {
                     nextVerification = DateTimeOffset.UtcNow + _options.IncrementalInterval;
-                    if (await _verifier.LastAsync(stoppingToken) is not null)
+                    // Nothing to compare once the contract has dropped the legacy model.
+                    if ((await _phases.ReadAsync(stoppingToken)).Phase != TransitionPhase.Contracted
+                        && await _verifier.LastAsync(stoppingToken) is not null)
                     {
                         var summary = await _verifier.VerifyIncrementalAsync(stoppingToken);
                         LogIncremental(_logger, summary.ChangesChecked, summary.Open);

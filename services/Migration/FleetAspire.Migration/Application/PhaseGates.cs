@@ -1,4 +1,5 @@
 using FleetAspire.Data.MachineTransition.Backfill;
+using FleetAspire.Data.MachineTransition.Contract;
 using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Verification;
 using Npgsql;
@@ -14,6 +15,9 @@ public sealed class PhaseGateOptions
 
     /// <summary>Old code counts as alive while it wrote (untagged, outside this build) within this window.</summary>
     public TimeSpan OldCodeWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long the fleet must run in MachineOnly — no legacy code path, no write error — before the contract.</summary>
+    public TimeSpan ContractSoak { get; set; } = TimeSpan.FromHours(24);
 }
 
 /// <summary>
@@ -31,6 +35,11 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
     public const string SingleStep = "single-step";
     public const string CleanAfterReverseSync = "clean-verification-after-reverse-sync";
     public const string NoOldCode = "no-legacy-only-writes";
+    public const string Soak = "soak-in-machine-only";
+    public const string NoLegacyPaths = "no-legacy-code-paths";
+    public const string NoWriteErrors = "no-write-errors";
+    public const string DirtyResolved = "dirty-rows-resolved";
+    public const string ChildrenLinked = "children-linked";
 
     public async Task<IReadOnlyList<GateResult>> EvaluateAsync(PhaseState current, TransitionPhase target, CancellationToken cancellationToken)
     {
@@ -39,7 +48,9 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
         {
             PhaseRules.IsSingleStep(current.Phase, target)
                 ? new(SingleStep, true, $"{current.Phase} → {target} is one step")
-                : new(SingleStep, false, $"{current.Phase} → {target} skips phases; flip one step at a time"),
+                : current.Phase == TransitionPhase.Contracted
+                    ? new(SingleStep, false, "Contracted is final: the contract dropped what every earlier phase needs")
+                    : new(SingleStep, false, $"{current.Phase} → {target} skips phases; flip one step at a time"),
             AcknowledgedGate(current, instances),
         };
 
@@ -60,6 +71,11 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
         if (current.Phase == TransitionPhase.MachineRead && target == TransitionPhase.MachineOnly)
         {
             gates.Add(await QuietPeriodGateAsync(current, cancellationToken));
+        }
+
+        if (current.Phase == TransitionPhase.MachineOnly && target == TransitionPhase.Contracted)
+        {
+            gates.AddRange(await ContractGatesAsync(current, instances, cancellationToken));
         }
 
         if (current.Phase == TransitionPhase.MachineRead && target == TransitionPhase.DualWrite
@@ -166,6 +182,72 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
             (_, { } at) => new(NoOldCode, false, $"code outside this build wrote legacy rows at {at:O}, within {options.Value.OldCodeWindow.TotalMinutes:0} min"),
             _ => new(NoOldCode, true, "no writes from outside this build"),
         };
+    }
+
+    /// <summary>
+    /// The contract drops what every earlier phase needs, so its gates read everything the soak left behind: how long
+    /// the fleet ran MachineOnly, what every instance seen during the soak reported (a legacy code path, a failed write
+    /// transaction), the dirty rows nobody resolved, and the children that name no Machine row.
+    /// </summary>
+    private async Task<IEnumerable<GateResult>> ContractGatesAsync(PhaseState current, IReadOnlyList<InstanceInfo> instances,
+        CancellationToken cancellationToken)
+    {
+        // The soak starts once every instance runs MachineOnly: a write planned for legacy just before an instance
+        // took the flip in (then refused by the fence and planned again) is the flip's, not the soak's.
+        var soakFrom = instances.Select(i => i.AcknowledgedAt).Append(current.Since).Max();
+        var soak = options.Value.ContractSoak;
+        var inPhase = time.GetUtcNow() - soakFrom;
+        var soakGate = inPhase >= soak
+            ? new GateResult(Soak, true, $"{inPhase.TotalMinutes:0.0} minutes in MachineOnly (soak {soak.TotalMinutes:0.0})")
+            : new GateResult(Soak, false, $"{Math.Max(0, inPhase.TotalMinutes):0.0} of {soak.TotalMinutes:0.0} minutes in MachineOnly since every instance runs it");
+
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        var legacyPaths = new List<string>();
+        var writeErrors = new List<string>();
+        await using (var command = new NpgsqlCommand("""
+            SELECT service, instance_id, legacy_path_at >= @since, write_error_at >= @since, legacy_path_at, write_error_at
+            FROM migration_instances
+            WHERE last_seen >= @since AND (legacy_path_at >= @since OR write_error_at >= @since) ORDER BY service, instance_id
+            """, connection))
+        {
+            command.Parameters.AddWithValue("since", soakFrom);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var who = $"{reader.GetString(0)}/{reader.GetString(1)}";
+                if (!reader.IsDBNull(2) && reader.GetBoolean(2))
+                {
+                    legacyPaths.Add($"{who} at {reader.GetFieldValue<DateTimeOffset>(4):O}");
+                }
+
+                if (!reader.IsDBNull(3) && reader.GetBoolean(3))
+                {
+                    writeErrors.Add($"{who} at {reader.GetFieldValue<DateTimeOffset>(5):O}");
+                }
+            }
+        }
+
+        await using var counts = new NpgsqlCommand(
+            $"SELECT (SELECT count(*) FROM migration_dirty_rows WHERE resolved_at IS NULL), u.* FROM ({ChildLinks.CountUnlinked}) u", connection);
+        await using var totals = await counts.ExecuteReaderAsync(cancellationToken);
+        await totals.ReadAsync(cancellationToken);
+        var (dirty, snapshots, checks) = (totals.GetInt64(0), totals.GetInt64(1), totals.GetInt64(2));
+        return
+        [
+            soakGate,
+            legacyPaths.Count == 0
+                ? new(NoLegacyPaths, true, "no instance ran a legacy code path during the soak")
+                : new(NoLegacyPaths, false, $"legacy code paths ran during the soak: {string.Join(", ", legacyPaths)}"),
+            writeErrors.Count == 0
+                ? new(NoWriteErrors, true, "no instance failed a write during the soak")
+                : new(NoWriteErrors, false, $"writes failed during the soak: {string.Join(", ", writeErrors)}"),
+            dirty == 0
+                ? new(DirtyResolved, true, "no open dirty rows")
+                : new(DirtyResolved, false, $"{dirty} dirty row(s) open: fix them, or record a resolution (POST /api/migration/dirty/resolve)"),
+            snapshots == 0 && checks == 0
+                ? new(ChildrenLinked, true, "every snapshot and health check names a Machine row")
+                : new(ChildrenLinked, false, $"{snapshots} snapshot(s) and {checks} health check(s) name no Machine row"),
+        ];
     }
 
     private async Task<GateResult> QuietPeriodGateAsync(PhaseState current, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.Writes;
 using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Pool.Application;
@@ -46,7 +47,7 @@ public sealed class MachinePoolWrites(FleetDbContext db, ICloudProvider provider
             var server = await provider.GetServerAsync(machine.LegacyId, cancellationToken);
             if (server is null)
             {
-                db.Machines.Remove(machine);
+                await MachineRetirement.RetireAsync(db, machine.Id, cancellationToken);
             }
             else if (server.Running)
             {
@@ -103,8 +104,7 @@ public sealed class MachinePoolWrites(FleetDbContext db, ICloudProvider provider
         }
 
         // Delete the row, destroy the server, then commit: if the provider refuses, the rollback keeps the row.
-        db.Machines.Remove(machine);
-        await db.SaveChangesAsync(cancellationToken);
+        await MachineRetirement.RetireAsync(db, machine.Id, cancellationToken);
         await provider.DeleteServerAsync(machine.LegacyId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return true;

@@ -1,14 +1,16 @@
 namespace FleetAspire.Data.Entities;
 
-/// <summary>One health probe result. <see cref="MachineId"/> is the legacy string id (provider id or custom machine id).</summary>
+/// <summary>One health probe result: related by <see cref="MachineRef"/>, named to clients by <see cref="MachineId"/>.</summary>
 public partial class MachineHealthCheck
 {
     public long Id { get; set; }
     public required string AgentId { get; set; }
+    /// <summary>The machine as clients know it (provider server id or custom machine id), written once with the row.</summary>
+    public required string MachineId { get; set; }
     public required string Outcome { get; set; }
     public int? LatencyMs { get; set; }
     public DateTimeOffset CheckedAt { get; set; }
-    /// <summary>The relation to <see cref="Machine"/> (expand phase: nullable, no constraint; strict with the contract).</summary>
+    /// <summary>The relation to <see cref="Machine"/>: nullable without a constraint until the contract makes it a required foreign key.</summary>
     public string? MachineRef { get; set; }
 }
 

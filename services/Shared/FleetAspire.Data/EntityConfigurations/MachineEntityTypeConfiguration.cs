@@ -11,10 +11,12 @@ internal sealed class MachineEntityTypeConfiguration : IEntityTypeConfiguration<
         builder.ToTable("machines", t =>
         {
             t.HasCheckConstraint("ck_machines_type", "type IN ('hetzner', 'custom')");
-            t.HasCheckConstraint("ck_machines_status", "status IN ('launching', 'ready', 'in_use', 'offline')");
+            t.HasCheckConstraint("ck_machines_status", "status IN ('launching', 'ready', 'in_use', 'offline', 'destroyed')");
             t.HasCheckConstraint("ck_machines_port", "port BETWEEN 1 AND 65535");
         });
         builder.HasKey(m => m.Id);
+        // A destroyed machine is kept only for the children that name it; no query of the services may see it.
+        builder.HasQueryFilter(m => m.Status != MachineStatus.Destroyed);
         builder.Property(m => m.Id).HasMaxLength(80);
         builder.Property(m => m.Type).HasMaxLength(16);
         builder.Property(m => m.HetznerMachineId).HasMaxLength(64);

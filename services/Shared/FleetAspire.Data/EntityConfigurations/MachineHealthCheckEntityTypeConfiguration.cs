@@ -12,6 +12,8 @@ internal sealed class MachineHealthCheckEntityTypeConfiguration : IEntityTypeCon
         builder.HasKey(h => h.Id);
         builder.Property(h => h.Id).UseIdentityAlwaysColumn();
         builder.Property(h => h.AgentId).HasMaxLength(64);
+        builder.Property(h => h.MachineId).HasMaxLength(64);
+        builder.HasIndex(h => new { h.MachineId, h.CheckedAt });
         builder.Property(h => h.MachineRef).HasMaxLength(80);
         builder.HasIndex(h => h.MachineRef);
         builder.Property(h => h.Outcome).HasMaxLength(16);

@@ -11,6 +11,8 @@ internal sealed class MachineSnapshotEntityTypeConfiguration : IEntityTypeConfig
         builder.ToTable("machine_snapshots");
         builder.HasKey(s => s.Id);
         builder.Property(s => s.Id).HasMaxLength(64);
+        builder.Property(s => s.MachineId).HasMaxLength(64);
+        builder.HasIndex(s => new { s.MachineId, s.CreatedAt });
         builder.Property(s => s.MachineRef).HasMaxLength(80);
         builder.HasIndex(s => s.MachineRef);
         builder.Property(s => s.ProviderImageId).HasMaxLength(64);

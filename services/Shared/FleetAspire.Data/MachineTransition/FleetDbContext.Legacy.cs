@@ -1,20 +1,58 @@
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.EntityConfigurations;
+using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.MachineTransition.Phases;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 
 namespace FleetAspire.Data;
 
 /// <summary>
-/// The legacy half of the model: the pool and custom-machine tables and the machine columns other tables still carry.
+/// The legacy half of the model: the pool and custom-machine tables and the machine columns agents still carry.
 /// Everything here exists only until the contract; deleting this folder and building shows what still depends on it.
 /// </summary>
+/// <remarks>
+/// The half is mapped only while the phase needs it (<see cref="PhaseRules.MapsLegacy"/>): EF selects every mapped
+/// column, so an instance that maps <c>agents.machine_ipv4</c> fails once the contract drops it, whatever code path it
+/// runs. From MachineOnly on a new context takes the steady-state model; the soak in MachineOnly proves it.
+/// </remarks>
 public partial class FleetDbContext
 {
+    /// <summary>Services that follow the phase are built with this constructor (the phase cache is theirs).</summary>
+    public FleetDbContext(DbContextOptions<FleetDbContext> options, PhaseCache phases) : this(options)
+    {
+        MapsLegacy = !phases.IsLoaded || PhaseRules.MapsLegacy(phases.Current.Phase);
+    }
+
+    /// <summary>
+    /// Whether this context maps the legacy half; fixed for its lifetime. Contexts built without a phase (migrator,
+    /// tools, tests, EF design time) map it: the migrations' model is the whole model.
+    /// </summary>
+    public bool MapsLegacy { get; } = true;
+
     public DbSet<ParkedMachine> ParkedMachines => Set<ParkedMachine>();
     public DbSet<CustomMachine> CustomMachines => Set<CustomMachine>();
 
+    static partial void ConfigureTransitionOptions(DbContextOptionsBuilder options) =>
+        options.ReplaceService<IModelCacheKeyFactory, TransitionModelCacheKeyFactory>();
+
     partial void OnModelCreatingTransition(ModelBuilder modelBuilder)
     {
+        if (!MapsLegacy)
+        {
+            // The CLR properties and DbSets still exist in this build; the steady-state model must not see them.
+            modelBuilder.Ignore<ParkedMachine>();
+            modelBuilder.Ignore<CustomMachine>();
+            modelBuilder.Entity<Agent>(agent =>
+            {
+                agent.Ignore(a => a.MachineId);
+                agent.Ignore(a => a.MachineIpv4);
+                agent.Ignore(a => a.MachineSharedKey);
+                agent.Ignore(a => a.MachineType);
+            });
+            return;
+        }
+
         modelBuilder.ApplyConfiguration(new ParkedMachineEntityTypeConfiguration());
         modelBuilder.ApplyConfiguration(new CustomMachineEntityTypeConfiguration());
 
@@ -28,15 +66,12 @@ public partial class FleetDbContext
             // Not unique: legacy data can hold two agents with one provider id (a dirty-data class the backfill reports).
             agent.HasIndex(a => a.MachineId).IsUnique(false);
         });
-        modelBuilder.Entity<MachineSnapshot>(snapshot =>
-        {
-            snapshot.Property(s => s.MachineId).HasMaxLength(64);
-            snapshot.HasIndex(s => new { s.MachineId, s.CreatedAt });
-        });
-        modelBuilder.Entity<MachineHealthCheck>(check =>
-        {
-            check.Property(h => h.MachineId).HasMaxLength(64);
-            check.HasIndex(h => new { h.MachineId, h.CheckedAt });
-        });
+    }
+
+    /// <summary>Keys EF's model cache by which half a context maps, so both models live side by side in one process.</summary>
+    private sealed class TransitionModelCacheKeyFactory : IModelCacheKeyFactory
+    {
+        public object Create(DbContext context, bool designTime) =>
+            context is FleetDbContext fleet ? (context.GetType(), fleet.MapsLegacy, designTime) : (context.GetType(), designTime);
     }
 }

@@ -285,7 +285,7 @@ namespace FleetAspire.Data.Migrations
                         {
                             t.HasCheckConstraint("ck_machines_port", "port BETWEEN 1 AND 65535");
 
-                            t.HasCheckConstraint("ck_machines_status", "status IN ('launching', 'ready', 'in_use', 'offline')");
+                            t.HasCheckConstraint("ck_machines_status", "status IN ('launching', 'ready', 'in_use', 'offline', 'destroyed')");
 
                             t.HasCheckConstraint("ck_machines_type", "type IN ('hetzner', 'custom')");
                         });

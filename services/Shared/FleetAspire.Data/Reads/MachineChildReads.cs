@@ -1,4 +1,5 @@
 using FleetAspire.Data.Entities;
+using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Data.Reads;
 
@@ -14,12 +15,18 @@ public interface IMachineChildReads
     IQueryable<MachineHealthCheck> HealthChecks(string machineId);
 }
 
-/// <summary>The steady state: children of the Machine whose legacy id (or Machine id) is given, by the relation.</summary>
+/// <summary>
+/// The steady state: children of the Machine whose legacy id (or Machine id) is given, by the relation — a destroyed
+/// machine's too: its snapshots are what its tombstone is kept for.
+/// </summary>
 public sealed class MachineChildReads(FleetDbContext db) : IMachineChildReads
 {
+    private IQueryable<Machine> Named(string machineId) =>
+        db.Machines.IgnoreQueryFilters().Where(m => m.LegacyId == machineId || m.Id == machineId);
+
     public IQueryable<MachineSnapshot> Snapshots(string machineId) =>
-        db.MachineSnapshots.Where(s => db.Machines.Any(m => m.Id == s.MachineRef && (m.LegacyId == machineId || m.Id == machineId)));
+        db.MachineSnapshots.Where(s => Named(machineId).Any(m => m.Id == s.MachineRef));
 
     public IQueryable<MachineHealthCheck> HealthChecks(string machineId) =>
-        db.MachineHealthChecks.Where(h => db.Machines.Any(m => m.Id == h.MachineRef && (m.LegacyId == machineId || m.Id == machineId)));
+        db.MachineHealthChecks.Where(h => Named(machineId).Any(m => m.Id == h.MachineRef));
 }

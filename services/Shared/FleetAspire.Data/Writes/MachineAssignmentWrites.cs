@@ -89,11 +89,12 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
         agent.MachineRef = null;
         agent.Status = AgentStatus.Idle;
         agent.UpdatedAt = now;
-        // The relation goes first: the Machine row of a released pool server is removed, as its legacy copies were.
+        // The relation goes first: the Machine row of a released pool server is removed (or kept as a tombstone for
+        // its snapshots), as its legacy copies were.
         await db.SaveChangesAsync(cancellationToken);
         if (held.MachineType == MachineTypes.Hetzner)
         {
-            await machines.ExecuteDeleteAsync(cancellationToken);
+            await MachineRetirement.RetireAsync(db, held.MachineRef!, cancellationToken);
         }
         else
         {

@@ -67,7 +67,8 @@ public sealed class SnapshotService(FleetDbContext db, WritePlanner planner, Tra
         {
             // The Machine relation is written directly only where Machine alone is written; dual-write links it otherwise.
             var machineRef = (await modes.CurrentAsync()).WriteLegacy ? null
-                : await db.Machines.Where(m => m.Type == MachineTypes.Hetzner && m.LegacyId == machineId).Select(m => m.Id).FirstOrDefaultAsync(cancellationToken);
+                : await db.Machines.IgnoreQueryFilters() // a server destroyed meanwhile is a tombstone: the snapshot still links to it
+                    .Where(m => m.Type == MachineTypes.Hetzner && m.LegacyId == machineId).Select(m => m.Id).FirstOrDefaultAsync(cancellationToken);
             existing = NewRow(new HeldMachine(machineId, MachineTypes.Hetzner, null, machineRef), userId, agentId, isFinal: true);
             db.MachineSnapshots.Add(existing);
             try

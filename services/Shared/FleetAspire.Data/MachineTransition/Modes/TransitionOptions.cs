@@ -26,5 +26,6 @@ public sealed class TransitionOptions
     /// (with the reverse sync that leaving MachineOnly runs).
     /// </summary>
     public string[] Capabilities { get; set; } =
-        [PhaseRules.Capabilities.DualWrite, PhaseRules.Capabilities.MachineRead, PhaseRules.Capabilities.MachineOnly];
+        [PhaseRules.Capabilities.DualWrite, PhaseRules.Capabilities.MachineRead, PhaseRules.Capabilities.MachineOnly,
+         PhaseRules.Capabilities.Contracted];
 }

@@ -34,6 +34,13 @@ public sealed class WritePlanner(TransitionModeResolver modes, FleetDbContext db
     private async Task<TransitionMode> PlanAsync()
     {
         var mode = await modes.CurrentAsync();
+        if (mode.WriteLegacy && !db.MapsLegacy)
+        {
+            // The context was built in MachineOnly (steady-state model) and the fleet has rolled back since: it cannot
+            // write legacy rows. Only a request that straddled that flip gets here; it is answered 503 + Retry-After.
+            throw new PhaseChangedException(mode.Epoch - 1, mode.Epoch);
+        }
+
         db.PlannedWriteMode = mode;
         if (mode.WriteLegacy)
         {

@@ -74,9 +74,26 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
 
         if (current.Phase == TransitionPhase.MachineOnly && target == TransitionPhase.MachineRead)
         {
-            // Dual-write resumes with this commit: legacy must be current before it does (ADR 0012).
+            // Dual-write resumes with this commit: legacy must be current before it does (ADR 0012). Tombstones have no
+            // legacy form; they go first, so the reverse sync removes what they stood for.
+            var tombstones = await Contract.ChildLinks.RemoveTombstonesAsync(connection, tx, cancellationToken);
             var changes = await ReverseSync.MachineReverseSync.RunAsync(connection, tx, cancellationToken);
-            gates = [.. gates, new GateResult("reverse-sync", true, $"{changes} Machine changes made in MachineOnly written back to legacy")];
+            gates = [.. gates, new GateResult("reverse-sync", true,
+                $"{changes} Machine changes made in MachineOnly written back to legacy; {tombstones} tombstone(s) removed")];
+        }
+
+        if (current.Phase == TransitionPhase.MachineRead && target == TransitionPhase.MachineOnly)
+        {
+            // From here on a machine with children is tombstoned, never deleted: start with every child linked.
+            var (tombstones, linked) = await Contract.ChildLinks.LinkAsync(connection, tx, cancellationToken);
+            gates = [.. gates, new GateResult("children-linked", true,
+                $"{linked} snapshot(s)/health check(s) linked, {tombstones} tombstone(s) for machines gone from both models")];
+        }
+
+        if (target == TransitionPhase.Contracted)
+        {
+            // The contract set is owed from this commit on: the control service applies it, resuming after a restart.
+            await Contract.ContractRunner.ScheduleAsync(connection, tx, cancellationToken);
         }
 
         await MoveAsync(connection, tx, current, target, actor, "flipped", forced, reason, gates, cancellationToken);

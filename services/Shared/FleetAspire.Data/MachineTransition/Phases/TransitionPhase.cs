@@ -13,6 +13,11 @@ public enum TransitionPhase
     MachineRead = 2,
     /// <summary>Reads and writes use Machine only; legacy fields are no longer written.</summary>
     MachineOnly = 3,
+    /// <summary>
+    /// The legacy fields, tables and change capture are dropped and the child relations are strict foreign keys
+    /// (the contract set, applied by the control service on this flip). One-way: there is nothing to roll back to.
+    /// </summary>
+    Contracted = 4,
 }
 
 /// <summary>What a phase means for storage, as feature flags and as rules. Pure: no I/O.</summary>
@@ -34,13 +39,15 @@ public static class PhaseRules
         public const string DualWrite = "dual-write";
         public const string MachineRead = "machine-read";
         public const string MachineOnly = "machine-only";
+        /// <summary>The build maps no legacy column once the phase is MachineOnly or later (docs/adr/0014).</summary>
+        public const string Contracted = "contracted";
     }
 
     public static bool IsEnabled(string flag, TransitionPhase phase) => flag switch
     {
         Flags.WriteLegacy => phase is TransitionPhase.Legacy or TransitionPhase.DualWrite or TransitionPhase.MachineRead,
-        Flags.WriteMachine => phase is TransitionPhase.DualWrite or TransitionPhase.MachineRead or TransitionPhase.MachineOnly,
-        Flags.ReadMachine => phase is TransitionPhase.MachineRead or TransitionPhase.MachineOnly,
+        Flags.WriteMachine => phase >= TransitionPhase.DualWrite,
+        Flags.ReadMachine => phase >= TransitionPhase.MachineRead,
         _ => false,
     };
 
@@ -50,17 +57,29 @@ public static class PhaseRules
         TransitionPhase.DualWrite => Capabilities.DualWrite,
         TransitionPhase.MachineRead => Capabilities.MachineRead,
         TransitionPhase.MachineOnly => Capabilities.MachineOnly,
+        TransitionPhase.Contracted => Capabilities.Contracted,
         _ => null,
     };
 
-    /// <summary>One step forward or one step back; nothing else.</summary>
-    public static bool IsSingleStep(TransitionPhase from, TransitionPhase to) => Math.Abs((int)to - (int)from) == 1;
+    /// <summary>One step forward or one step back; nothing else, and nothing back from <see cref="TransitionPhase.Contracted"/>.</summary>
+    public static bool IsSingleStep(TransitionPhase from, TransitionPhase to) =>
+        Math.Abs((int)to - (int)from) == 1 && from != TransitionPhase.Contracted;
+
+    /// <summary>A flip that cannot be undone: the contract drops what every earlier phase needs.</summary>
+    public static bool IsOneWay(TransitionPhase from, TransitionPhase to) =>
+        from == TransitionPhase.MachineOnly && to == TransitionPhase.Contracted;
+
+    /// <summary>
+    /// Whether instances map the legacy columns and tables. From MachineOnly on they run the steady-state model, so
+    /// the soak in MachineOnly proves that no running code needs what the contract drops.
+    /// </summary>
+    public static bool MapsLegacy(TransitionPhase phase) => phase < TransitionPhase.MachineOnly;
 
     public static TransitionPhase? Next(TransitionPhase phase) =>
-        phase == TransitionPhase.MachineOnly ? null : phase + 1;
+        phase == TransitionPhase.Contracted ? null : phase + 1;
 
     public static TransitionPhase? Previous(TransitionPhase phase) =>
-        phase == TransitionPhase.Legacy ? null : phase - 1;
+        phase is TransitionPhase.Legacy or TransitionPhase.Contracted ? null : phase - 1;
 
     public static bool TryParse(string? value, out TransitionPhase phase) =>
         Enum.TryParse(value, ignoreCase: false, out phase) && Enum.IsDefined(phase) && !int.TryParse(value, out _);

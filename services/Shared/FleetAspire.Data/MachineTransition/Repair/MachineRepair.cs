@@ -44,7 +44,7 @@ public sealed class MachineRepair(NpgsqlDataSource dataSource)
             phase = new PhaseState(Enum.Parse<TransitionPhase>(reader.GetString(0)), reader.GetInt64(1), default, string.Empty);
         }
 
-        if (phase.Phase == TransitionPhase.MachineOnly)
+        if (phase.Phase >= TransitionPhase.MachineOnly)
         {
             return null;
         }

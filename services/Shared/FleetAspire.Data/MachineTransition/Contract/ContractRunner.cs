@@ -1,0 +1,140 @@
+using FleetAspire.Data.Migrations;
+using Npgsql;
+
+namespace FleetAspire.Data.MachineTransition.Contract;
+
+/// <summary>Where one contract step stands.</summary>
+public sealed record ContractStepState(int Position, string Name, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, int Attempts, string? LastError);
+
+/// <summary>
+/// Applies the contract set (<see cref="ContractSql.Steps"/>): each step in its own transaction under
+/// <c>lock_timeout = '2s'</c>, recorded in that same transaction, so a step is applied exactly once and a runner
+/// stopped anywhere resumes at the first unfinished step. A step that cannot get its lock in 2 s (writers are active)
+/// rolls back, records the attempt and is tried again after a pause: it never queues writers behind it for long.
+/// </summary>
+public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    public static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Records every step as owed; called in the flip's transaction so the phase and the debt commit together.</summary>
+    public static async Task ScheduleAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, tx);
+        foreach (var step in ContractSql.Steps)
+        {
+            var command = new NpgsqlBatchCommand("INSERT INTO migration_contract_steps (position, name) VALUES ($1, $2) ON CONFLICT DO NOTHING");
+            command.Parameters.Add(new NpgsqlParameter { Value = step.Position });
+            command.Parameters.Add(new NpgsqlParameter { Value = step.Name });
+            batch.BatchCommands.Add(command);
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ContractStepState>> StatusAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT position, name, started_at, finished_at, attempts, last_error FROM migration_contract_steps ORDER BY position", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var steps = new List<ContractStepState>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            steps.Add(new ContractStepState(reader.GetInt32(0), reader.GetString(1),
+                reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
+                reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
+                reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetString(5)));
+        }
+
+        return steps;
+    }
+
+    /// <summary>
+    /// Applies every owed step in order; returns the names applied by this call. <paramref name="pause"/> is waited
+    /// after each step (operators may pace the contract to watch it); lock timeouts back off and retry without limit.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ApplyOwedAsync(TimeSpan pause, CancellationToken cancellationToken)
+    {
+        var applied = new List<string>();
+        foreach (var owed in (await StatusAsync(cancellationToken)).Where(s => s.FinishedAt is null))
+        {
+            var step = ContractSql.Steps.Single(s => s.Position == owed.Position);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    if (await TryApplyAsync(step, cancellationToken))
+                    {
+                        applied.Add(step.Name);
+                    }
+
+                    break;
+                }
+                catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected)
+                {
+                    await RecordFailureAsync(step, ex.MessageText, cancellationToken);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * attempt)), time, cancellationToken);
+                }
+                catch (PostgresException ex)
+                {
+                    await RecordFailureAsync(step, $"{ex.SqlState}: {ex.MessageText}", cancellationToken);
+                    throw;
+                }
+            }
+
+            if (pause > TimeSpan.Zero)
+            {
+                await Task.Delay(pause, time, cancellationToken);
+            }
+        }
+
+        return applied;
+    }
+
+    /// <summary>One step and its record, one transaction. False when another runner finished it first.</summary>
+    private async Task<bool> TryApplyAsync(ContractStep step, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var claim = new NpgsqlCommand(
+            $"SET LOCAL lock_timeout = '{(int)LockTimeout.TotalMilliseconds}ms'; " +
+            "SELECT finished_at IS NOT NULL FROM migration_contract_steps WHERE position = @position FOR UPDATE", connection, tx))
+        {
+            claim.Parameters.AddWithValue("position", step.Position);
+            if (await claim.ExecuteScalarAsync(cancellationToken) is true)
+            {
+                return false;
+            }
+        }
+
+        await using (var apply = new NpgsqlCommand(step.Sql, connection, tx) { CommandTimeout = 0 })
+        {
+            await apply.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var done = new NpgsqlCommand("""
+            UPDATE migration_contract_steps SET started_at = coalesce(started_at, now()), finished_at = now(),
+                attempts = attempts + 1, last_error = NULL
+            WHERE position = @position
+            """, connection, tx))
+        {
+            done.Parameters.AddWithValue("position", step.Position);
+            await done.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private async Task RecordFailureAsync(ContractStep step, string error, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            UPDATE migration_contract_steps SET started_at = coalesce(started_at, now()), attempts = attempts + 1, last_error = @error
+            WHERE position = @position
+            """, connection);
+        command.Parameters.AddWithValue("position", step.Position);
+        command.Parameters.AddWithValue("error", error);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
