@@ -5,13 +5,19 @@
 #   ./build.sh test             setup, build, then the fast tier and the lifecycle tier; ends with "N passed, N failed"
 #   ./build.sh test fast        only the fast tier       (goal: under 10 minutes on 2 cores)
 #   ./build.sh test lifecycle   only the lifecycle tier  (goal: under 45 minutes)
+#   ./build.sh test steady      only the steady-state tests built with -p:ExcludeMachineTransition=true (also run
+#                               by "test" and "test fast")
 #
 # Tests start their own throwaway PostgreSQL and RabbitMQ (see tests/FleetAspire.Testing); nothing needs to be
 # running before, and nothing is left running after.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-FAST_TIER=(tests/FleetAspire.Agents.Tests tests/FleetAspire.Machines.Tests tests/FleetAspire.Snapshots.Tests tests/FleetAspire.Pool.Tests tests/FleetAspire.Transition.Tests tests/FleetAspire.AppHost.Tests)
+FAST_TIER=(tests/FleetAspire.Agents.Tests tests/FleetAspire.Machines.Tests tests/FleetAspire.Snapshots.Tests tests/FleetAspire.Pool.Tests tests/FleetAspire.Transition.Tests tests/FleetAspire.SteadyState.Tests tests/FleetAspire.AppHost.Tests)
+# The steady state once more, built with every MachineTransition/ folder left out: the code as it will be when the
+# transition is deleted (docs/removing-the-transition.md).
+STEADY_TIER=(tests/FleetAspire.SteadyState.Tests)
+STEADY_PROPS=(-p:ExcludeMachineTransition=true)
 LIFECYCLE_TIER=(tests/FleetAspire.Lifecycle.Tests)
 RESULTS=TestResults
 
@@ -55,6 +61,8 @@ count_results() {
   echo "$passed $failed $skipped"
 }
 
+# run_tier NAME BUDGET PROJECT... ; MSBuild properties of the build it runs in: the TIER_PROPS array.
+TIER_PROPS=()
 run_tier() {
   local name=$1 budget=$2; shift 2
   local dir="$RESULTS/$name" status=0 project
@@ -62,7 +70,7 @@ run_tier() {
   local started=$SECONDS
   for project in "$@"; do
     log "$name tier: $project"
-    if ! timeout --kill-after=30 "$budget" dotnet test "$project" --no-build -c Release \
+    if ! timeout --kill-after=30 "$budget" dotnet test "$project" --no-build -c Release ${TIER_PROPS[@]+"${TIER_PROPS[@]}"} \
         --logger "trx;LogFileName=$(basename "$project").trx" --results-directory "$dir" \
         --logger "console;verbosity=normal"; then
       status=1
@@ -80,6 +88,14 @@ test_cmd() {
   dotnet build FleetAspire.sln -c Release -nologo -v quiet
   rm -rf "$RESULTS"
   if [ "$which" = all ] || [ "$which" = fast ]; then run_tier fast 600 "${FAST_TIER[@]}" || status=1; fi
+  if [ "$which" = all ] || [ "$which" = fast ] || [ "$which" = steady ]; then
+    log "building the steady state (MachineTransition/ excluded)"
+    if dotnet build "${STEADY_TIER[@]}" -c Release -nologo -v quiet "${STEADY_PROPS[@]}"; then
+      TIER_PROPS=("${STEADY_PROPS[@]}"); run_tier steady 300 "${STEADY_TIER[@]}" || status=1; TIER_PROPS=()
+    else
+      status=1; mkdir -p "$RESULTS/steady"; echo '<Counters total="1" executed="1" passed="0" failed="1" />' > "$RESULTS/steady/build.trx"
+    fi
+  fi
   if [ "$which" = all ] || [ "$which" = lifecycle ]; then run_tier lifecycle 2700 "${LIFECYCLE_TIER[@]}" || status=1; fi
   local passed=0 failed=0 skipped=0 counts
   for dir in "$RESULTS"/*/; do

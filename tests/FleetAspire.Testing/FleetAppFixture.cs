@@ -46,6 +46,7 @@ public class FleetAppFixture : IAsyncLifetime
         var postgres = await TestPostgres.GetAsync();
         var rabbit = await TestRabbitMq.GetAsync();
         Database = await postgres.CreateDatabaseAsync(GetType().Name);
+        await PrepareDatabaseAsync(Database);
         var vhost = await rabbit.CreateVirtualHostAsync(GetType().Name);
         Agents = new FleetServiceFactory<AgentResponse>(Database, vhost, Settings, ConfigureServices);
         Pool = new FleetServiceFactory<PoolStatusResponse>(Database, vhost, Settings, ConfigureServices);
@@ -57,6 +58,9 @@ public class FleetAppFixture : IAsyncLifetime
         _ = Machines.Server;
         _ = Snapshots.Server;
     }
+
+    /// <summary>Runs on the fresh database before any service starts; nothing by default.</summary>
+    protected virtual Task PrepareDatabaseAsync(string database) => Task.CompletedTask;
 
     public virtual async Task DisposeAsync()
     {

@@ -1,11 +1,11 @@
-using FleetAspire.Names;
-using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Agents.Application;
-using FleetAspire.Agents.MachineTransition;
 using FleetAspire.Agents.Consumers;
-using MassTransit;
 using FleetAspire.Data;
 using FleetAspire.Messaging;
+using MassTransit;
+#if MACHINE_TRANSITION
+using FleetAspire.Agents.MachineTransition;
+#endif
 
 namespace FleetAspire.Agents;
 
@@ -14,14 +14,14 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
-        // Before messaging: consumers' writes pass the same fence and dual-write as requests.
-        builder.AddMachineTransition(ResourceNames.Agents);
+#if MACHINE_TRANSITION
+        builder.AddAgentsTransition();
+#endif
         builder.AddFleetMessaging(AddEventBusSubscriptions);
         builder.Services.AddScoped<AgentService>();
         builder.Services.AddScoped<PoolClaims>();
         builder.Services.AddScoped<MachineAgentMachineStore>();
-        builder.Services.AddScoped<LegacyAgentMachineStore>();
-        builder.Services.AddScoped<AgentMachineStores>();
+        builder.Services.AddScoped<IAgentMachineStore>(sp => sp.GetRequiredService<MachineAgentMachineStore>());
     }
 
     /// <summary>Every event the agents service reacts to.</summary>

@@ -1,12 +1,12 @@
-using FleetAspire.Pool.MachineTransition;
-using FleetAspire.Names;
-using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Messaging;
 using FleetAspire.Pool.Application;
 using FleetAspire.Pool.Consumers;
 using MassTransit;
+#if MACHINE_TRANSITION
+using FleetAspire.Pool.MachineTransition;
+#endif
 
 namespace FleetAspire.Pool;
 
@@ -15,14 +15,16 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
-        // Before messaging: consumers' writes pass the same fence and dual-write as requests.
-        builder.AddMachineTransition(ResourceNames.Pool);
+#if MACHINE_TRANSITION
+        builder.AddPoolTransition();
+#endif
         builder.AddCloudProvider();
         builder.AddFleetMessaging(AddEventBusSubscriptions);
 
         builder.Services.AddOptions<PoolOptions>().BindConfiguration(PoolOptions.Section);
         builder.Services.AddSingleton<ReconcileSignal>();
-        builder.Services.AddScoped<PoolReadsSelector>();
+        builder.Services.AddScoped<IPoolReads, MachinePoolReads>();
+        builder.Services.AddScoped<IPoolWrites, MachinePoolWrites>();
         builder.Services.AddScoped<PoolReconciler>();
         builder.Services.AddHostedService<PoolReconcilerService>();
     }

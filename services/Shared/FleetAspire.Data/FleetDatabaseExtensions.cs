@@ -1,8 +1,11 @@
+using FleetAspire.Data.Reads;
+using FleetAspire.Data.Writes;
 using FleetAspire.Names;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 
@@ -33,6 +36,13 @@ public static class FleetDatabaseExtensions
             .UseFleetConventions()
             .AddInterceptors(sp.GetServices<IInterceptor>()));
         builder.EnrichNpgsqlDbContext<FleetDbContext>(settings => settings.DisableRetry = true);
+
+        // The steady-state storage; the machine migration (MachineTransition/) registers its selectors over these.
+        builder.Services.TryAddScoped(typeof(IWrites<>), typeof(SteadyWrites<>));
+        builder.Services.TryAddScoped(typeof(IReads<>), typeof(SteadyReads<>));
+        builder.Services.TryAddScoped<MachineAssignmentWrites>();
+        builder.Services.TryAddScoped<IAssignmentWrites>(sp => sp.GetRequiredService<MachineAssignmentWrites>());
+        builder.Services.TryAddScoped<IMachineChildReads, MachineChildReads>();
         return builder;
     }
 

@@ -94,7 +94,7 @@ public static class AgentsApi
         return outcome switch
         {
             ClaimOutcome.Claimed => TypedResults.Ok(AgentResponse.From(agent!, machine)),
-            ClaimOutcome.AgentHasMachine => Conflict("Agent already has a machine", $"Agent '{id}' holds machine '{agent!.MachineId}'. Release it first."),
+            ClaimOutcome.AgentHasMachine => Conflict("Agent already has a machine", $"Agent '{id}' already holds a machine (GET /api/agents/{id} names it). Release it first."),
             ClaimOutcome.PoolEmpty => Conflict("Pool is empty", "No ready pool machine is available. Retry later or raise the pool target."),
             _ => AgentNotFound(id),
         };

@@ -1,11 +1,10 @@
-using FleetAspire.Agents.MachineTransition;
+using FleetAspire.Data.Reads;
 using System.Security.Claims;
 using FleetAspire.Agents.Apis;
 using FleetAspire.Contracts.Agents;
 using FleetAspire.Data;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
-using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.Writes;
 using FleetAspire.Data.Outbox;
 using FleetAspire.Messaging;
@@ -24,7 +23,7 @@ public enum DeleteOutcome
 }
 
 /// <summary>Agent lifecycle: create, read, list, delete. Ownership is checked here, once, for every read and write.</summary>
-public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time, AgentMachineStores stores, WritePlanner planner)
+public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time, IReads<IAgentMachineStore> stores, IWrites<IAssignmentWrites> assignments)
 {
     public async Task<Agent> CreateAsync(string userId, string name, CancellationToken cancellationToken)
     {
@@ -51,7 +50,7 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     public async Task<AgentResponse> ResponseAsync(Agent agent, CancellationToken cancellationToken)
     {
         var held = await (await stores.CurrentAsync()).ForAgentsAsync([agent.Id], cancellationToken);
-        await stores.ShadowAsync([agent.Id], held);
+        await stores.ServedAsync(ServedEntities.Agents, [agent.Id]);
         return AgentResponse.From(agent, held.GetValueOrDefault(agent.Id));
     }
 
@@ -80,7 +79,7 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
         var page = rows.Take(limit).ToList();
         var ids = page.Select(a => a.Id).ToList();
         var held = await machines.ForAgentsAsync(ids, cancellationToken);
-        await stores.ShadowAsync(ids, held);
+        await stores.ServedAsync(ServedEntities.Agents, ids);
         var items = page.Select(a => AgentResponse.From(a, held.GetValueOrDefault(a.Id))).ToList();
         return new PageResponse<AgentResponse>(items, rows.Count > limit ? items[^1].Id : null);
     }
@@ -93,7 +92,7 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     /// </summary>
     public async Task<DeleteOutcome> DeleteAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
-        var outcome = await planner.AssignmentsAsync(async writes =>
+        var outcome = await assignments.RunAsync(async writes =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             var agent = await AgentLocks.LockAgentAsync(db, agentId, caller.OwnerFilter(), cancellationToken);

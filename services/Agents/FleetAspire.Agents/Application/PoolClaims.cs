@@ -1,11 +1,10 @@
-using FleetAspire.Agents.MachineTransition;
+using FleetAspire.Data.Reads;
 using System.Diagnostics;
 using System.Security.Claims;
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
-using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.Writes;
 using FleetAspire.Data.Outbox;
 using FleetAspire.Messaging;
@@ -35,7 +34,7 @@ public enum ClaimOutcome
 /// Claim and release of pool machines. Both touch the pool row and the agent, so both run here, in the calling
 /// service, in one transaction on the shared database (docs/adr/0002); the consequences go out as events.
 /// </summary>
-public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvider time, AgentMachineStores stores, WritePlanner planner)
+public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvider time, IReads<IAgentMachineStore> stores, IWrites<IAssignmentWrites> assignments)
 {
     private static readonly ActivitySource Activity = new(TelemetryNames.ActivitySource);
 
@@ -50,7 +49,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
         var userId = caller.UserId();
         var request = new ClaimRequest(agentId, userId, isOperator, time.GetUtcNow(), Guid.CreateVersion7(), typeof(MachineClaimed).FullName!,
             System.Diagnostics.Activity.Current?.Id);
-        var (claimed, holds) = await planner.AssignmentsAsync(async writes =>
+        var (claimed, holds) = await assignments.RunAsync(async writes =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             var row = await writes.ClaimPoolAsync(request, cancellationToken);
@@ -81,7 +80,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
     /// <summary>Detaches the agent's machine in one transaction; the pool destroys a hetzner server on the event.</summary>
     public async Task<(ReleaseOutcome Outcome, Agent? Agent)> ReleaseAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
-        var result = await planner.AssignmentsAsync<(ReleaseOutcome, Agent?)>(async writes =>
+        var result = await assignments.RunAsync<(ReleaseOutcome, Agent?)>(async writes =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             var agent = await AgentLocks.LockAgentAsync(db, agentId, caller.OwnerFilter(), cancellationToken);

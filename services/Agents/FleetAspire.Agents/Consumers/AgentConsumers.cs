@@ -1,7 +1,6 @@
 using FleetAspire.Contracts.Machines;
 using FleetAspire.Contracts.Snapshots;
 using FleetAspire.Data;
-using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.Writes;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
@@ -16,12 +15,12 @@ namespace FleetAspire.Agents.Consumers;
 /// <c>MachineReleased</c>, so the pool destroys the server) and deletes the agent, in one transaction.
 /// Idempotent by nature: a second delivery finds the agent gone (or no longer deleting) and does nothing.
 /// </summary>
-public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, WritePlanner planner, OutboxSignal outbox, TimeProvider time) : IConsumer<FinalSnapshotTaken>
+public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, IWrites<IAssignmentWrites> assignments, OutboxSignal outbox, TimeProvider time) : IConsumer<FinalSnapshotTaken>
 {
     public async Task Consume(ConsumeContext<FinalSnapshotTaken> context)
     {
         var message = context.Message;
-        var deleted = await planner.AssignmentsAsync(async writes =>
+        var deleted = await assignments.RunAsync(async writes =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(context.CancellationToken);
             var agent = await AgentLocks.LockAgentAsync(db, message.AgentId, ownerFilter: null, context.CancellationToken);
@@ -52,7 +51,7 @@ public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, WritePlanner p
 /// than taken from the message, so duplicates and out-of-order deliveries converge on the same answer (idempotent),
 /// and an event about a machine the agent no longer holds changes nothing.
 /// </summary>
-public sealed class MachineHealthConsumer(FleetDbContext db, WritePlanner planner, IConfiguration configuration, TimeProvider time)
+public sealed class MachineHealthConsumer(FleetDbContext db, IWrites<IAssignmentWrites> assignments, IConfiguration configuration, TimeProvider time)
     : IConsumer<MachineBecameUnhealthy>, IConsumer<MachineRecovered>
 {
     public Task Consume(ConsumeContext<MachineBecameUnhealthy> context) =>
@@ -62,7 +61,7 @@ public sealed class MachineHealthConsumer(FleetDbContext db, WritePlanner planne
         ApplyAsync(context.Message.AgentId, context.Message.MachineId, context.CancellationToken);
 
     private Task ApplyAsync(string agentId, string machineId, CancellationToken cancellationToken) =>
-        planner.AssignmentsAsync(async writes =>
+        assignments.RunAsync(async writes =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             var agent = await AgentLocks.LockAgentAsync(db, agentId, ownerFilter: null, cancellationToken);

@@ -1,7 +1,10 @@
 using FleetAspire.Agents.Application;
+using FleetAspire.Data.Entities;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.MachineTransition.Shadow;
 using FleetAspire.Data.MachineTransition.Verification;
+using FleetAspire.Data.Reads;
+using FleetAspire.Names;
 
 namespace FleetAspire.Agents.MachineTransition;
 
@@ -9,27 +12,68 @@ namespace FleetAspire.Agents.MachineTransition;
 /// The one place in the agents service that picks where machine data is read from, by the migration phase — and
 /// that offers what a read served for a shadow comparison with the other side (sampled; never on the request path).
 /// </summary>
+/// <remarks>Scoped: it remembers what this request's reads served, so the comparison is with exactly that.</remarks>
 public sealed class AgentMachineStores(TransitionModeResolver modes, LegacyAgentMachineStore legacy, MachineAgentMachineStore machine, ShadowCompareQueue shadow)
+    : IReads<IAgentMachineStore>
 {
+    private readonly Dictionary<string, AgentMachine> _served = new(StringComparer.Ordinal);
+
     public async Task<IAgentMachineStore> CurrentAsync()
     {
         var mode = await modes.ForReadAsync();
-        return mode.ReadMachine ? machine : legacy;
+        return new Recording(mode.ReadMachine ? machine : legacy, _served);
     }
 
-    /// <summary>Offers the machines a read served for comparison with the side that did not serve it.</summary>
-    public async Task ShadowAsync(IReadOnlyCollection<string> agentIds, IReadOnlyDictionary<string, AgentMachine> served)
+    /// <summary>Offers the machines this request's reads served for the given agents, for comparison with the other side.</summary>
+    public async Task ServedAsync(string entity, IReadOnlyCollection<string> ids)
     {
         var mode = await modes.CurrentAsync();
-        var ids = agentIds.ToArray();
+        var agentIds = ids.ToArray();
+        var served = agentIds.Where(_served.ContainsKey).ToDictionary(id => id, id => _served[id], StringComparer.Ordinal);
         shadow.Offer(mode, async (services, cancellationToken) =>
         {
             IAgentMachineStore other = mode.ReadMachine
                 ? services.GetRequiredService<LegacyAgentMachineStore>()
                 : services.GetRequiredService<MachineAgentMachineStore>();
-            var others = await other.ForAgentsAsync(ids, cancellationToken);
-            return AgentShadow.Compare(ids, mode.ReadMachine ? others : served, mode.ReadMachine ? served : others);
+            var others = await other.ForAgentsAsync(agentIds, cancellationToken);
+            return AgentShadow.Compare(agentIds, mode.ReadMachine ? others : served, mode.ReadMachine ? served : others);
         });
+    }
+
+    /// <summary>The chosen store, remembering the machines it served.</summary>
+    private sealed class Recording(IAgentMachineStore store, Dictionary<string, AgentMachine> served) : IAgentMachineStore
+    {
+        public async Task<IReadOnlyDictionary<string, AgentMachine>> ForAgentsAsync(IReadOnlyCollection<string> agentIds, CancellationToken cancellationToken)
+        {
+            var result = await store.ForAgentsAsync(agentIds, cancellationToken);
+            foreach (var (id, held) in result)
+            {
+                served[id] = held;
+            }
+
+            return result;
+        }
+
+        public Task<ConnectionDetails?> ConnectionAsync(string agentId, CancellationToken cancellationToken) => store.ConnectionAsync(agentId, cancellationToken);
+
+        public ValueTask<AgentMachine?> ClaimedAsync(ClaimedMachine claimed, CancellationToken cancellationToken) => store.ClaimedAsync(claimed, cancellationToken);
+
+        public IQueryable<Agent> WhereMachineType(IQueryable<Agent> agents, string machineType) => store.WhereMachineType(agents, machineType);
+    }
+}
+
+internal static class AgentsTransition
+{
+    /// <summary>
+    /// The agents service's part in the migration: the phase machinery, and its selector registered over the
+    /// steady-state store. Called before messaging: consumers' writes pass the same fence and dual-write as requests.
+    /// </summary>
+    public static void AddAgentsTransition(this IHostApplicationBuilder builder)
+    {
+        builder.AddMachineTransition(ResourceNames.Agents);
+        builder.Services.AddScoped<LegacyAgentMachineStore>();
+        builder.Services.AddScoped<AgentMachineStores>();
+        builder.Services.AddScoped<IReads<IAgentMachineStore>>(sp => sp.GetRequiredService<AgentMachineStores>());
     }
 }
 

@@ -1,7 +1,7 @@
-using FleetAspire.Machines.MachineTransition;
 using System.Security.Claims;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.Reads;
 using FleetAspire.Machines.Application;
 using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.ServiceDefaults.Secrets;
@@ -61,14 +61,14 @@ public static class CustomMachinesApi
 
         InputRules.TryNormalizeIpv4(request!.Ipv4, out var ipv4);
         var (outcome, machine) = await machines.RegisterAsync(caller.UserId(), new RegisterCustomMachine(
-            ipv4, request.Port ?? CustomMachine.DefaultPort, request.SharedKey!, request.Os, request.Arch, request.CpuCount, request.MemoryGb), cancellationToken);
+            ipv4, request.Port ?? Machine.DefaultPort, request.SharedKey!, request.Os, request.Arch, request.CpuCount, request.MemoryGb), cancellationToken);
         return outcome == MachineOutcome.Duplicate
-            ? Conflict("Machine already registered", $"You already registered a machine at {ipv4}:{request.Port ?? CustomMachine.DefaultPort}.")
+            ? Conflict("Machine already registered", $"You already registered a machine at {ipv4}:{request.Port ?? Machine.DefaultPort}.")
             : TypedResults.Created($"/api/machines/custom/{machine!.Id}", CustomMachineResponse.From(machine, fingerprint));
     }
 
     public static async Task<Results<Ok<CustomMachinePage>, ValidationProblem>> List(
-        ClaimsPrincipal caller, CustomMachineReadsSelector reads, SecretFingerprint fingerprint, [FromQuery] string? after, [FromQuery] int? limit,
+        ClaimsPrincipal caller, IReads<ICustomMachineReads> reads, SecretFingerprint fingerprint, [FromQuery] string? after, [FromQuery] int? limit,
         CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("after", InputRules.Cursor(after)).Check("limit", InputRules.PageSize(limit));
@@ -80,17 +80,17 @@ public static class CustomMachinesApi
         var take = limit ?? InputRules.DefaultPageSize;
         var rows = await (await reads.CurrentAsync()).PageAsync(caller.OwnerFilter(), after, take, cancellationToken);
         var items = rows.Take(take).Select(c => CustomMachineResponse.From(c, fingerprint)).ToList();
-        await reads.ShadowAsync(items.Select(c => c.Id).ToList());
+        await reads.ServedAsync(ServedEntities.Machines, items.Select(c => c.Id).ToList());
         return TypedResults.Ok(new CustomMachinePage(items, rows.Count > take ? items[^1].Id : null));
     }
 
     public static async Task<Results<Ok<CustomMachineResponse>, ProblemHttpResult>> Get(
-        string id, ClaimsPrincipal caller, CustomMachineReadsSelector reads, SecretFingerprint fingerprint, CancellationToken cancellationToken)
+        string id, ClaimsPrincipal caller, IReads<ICustomMachineReads> reads, SecretFingerprint fingerprint, CancellationToken cancellationToken)
     {
         var machine = InputRules.IsPlausibleId(id) ? await (await reads.CurrentAsync()).FindAsync(id, caller.OwnerFilter(), cancellationToken) : null;
         if (machine is not null)
         {
-            await reads.ShadowAsync([machine.Id]);
+            await reads.ServedAsync(ServedEntities.Machines, [machine.Id]);
         }
 
         return machine is null ? MachineNotFound(id) : TypedResults.Ok(CustomMachineResponse.From(machine, fingerprint));

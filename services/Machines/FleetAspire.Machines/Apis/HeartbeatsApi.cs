@@ -1,5 +1,5 @@
-using FleetAspire.Data.MachineTransition.Modes;
-using FleetAspire.Data.MachineTransition.Shadow;
+using FleetAspire.Data.Reads;
+using FleetAspire.Data.Writes;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -43,7 +43,7 @@ public static class HeartbeatsApi
     }
 
     public static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> Heartbeat(
-        HttpRequest http, WritePlanner planner, HealthRecorder recorder, IOptions<HealthCheckOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        HttpRequest http, IWrites<IAssignmentWrites> assignments, HealthRecorder recorder, IOptions<HealthCheckOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var body = await ReadBodyAsync(http, cancellationToken);
         if (body is null)
@@ -75,7 +75,7 @@ public static class HeartbeatsApi
             .Check("latencyMs", request?.LatencyMs is null or (>= 0 and <= 600_000) ? null : "must be between 0 and 600000");
         // The machine's key as the storage of the current phase holds it (the agent's copy, or the Machine row),
         // and the check written to the same storage, planned together.
-        return await planner.AssignmentsAsync<Results<Accepted, ValidationProblem, ProblemHttpResult>>(async writes =>
+        return await assignments.RunAsync<Results<Accepted, ValidationProblem, ProblemHttpResult>>(async writes =>
         {
             var holder = await writes.HolderAsync(machineId, cancellationToken);
             if (holder is null || !SignatureMatches(holder.SharedKey, machineId, timestamp, body, signature))
@@ -94,7 +94,7 @@ public static class HeartbeatsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<HealthCheckResponse>>, ValidationProblem>> ListChecks(
-        HttpContext http, FleetDbContext db, MachineChildReadsSelector reads, [FromQuery] string? machineId, [FromQuery] int? limit,
+        HttpContext http, FleetDbContext db, IReads<IMachineChildReads> reads, [FromQuery] string? machineId, [FromQuery] int? limit,
         CancellationToken cancellationToken)
     {
         var errors = new FieldErrors()
@@ -115,7 +115,7 @@ public static class HeartbeatsApi
         var checks = await query.OrderByDescending(h => h.CheckedAt).ThenByDescending(h => h.Id).Take(limit ?? InputRules.DefaultPageSize)
             .Select(h => new HealthCheckResponse(h.Id, h.AgentId, h.MachineId, h.Outcome, h.LatencyMs, h.CheckedAt))
             .ToListAsync(cancellationToken);
-        await reads.ShadowAsync(MachineShadow.HealthChecks, checks.Select(c => c.Id.ToString(CultureInfo.InvariantCulture)).ToList());
+        await reads.ServedAsync(ServedEntities.HealthChecks, checks.Select(c => c.Id.ToString(CultureInfo.InvariantCulture)).ToList());
         return TypedResults.Ok<IReadOnlyList<HealthCheckResponse>>(checks);
     }
 

@@ -1,10 +1,7 @@
 using System.Security.Claims;
 using FleetAspire.Data;
-using FleetAspire.Data.MachineTransition;
-using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.Outbox;
 using FleetAspire.Data.Writes;
-using FleetAspire.Machines.MachineTransition;
 using FleetAspire.Messaging;
 
 namespace FleetAspire.Machines.Application;
@@ -46,29 +43,25 @@ public interface ICustomMachineWrites
 }
 
 /// <summary>
-/// Custom machine writes in the storage the migration phase names (legacy table, or Machine only): planned once
-/// per request, retried once if the phase moves under it. Wakes the outbox after writes that enqueue events.
+/// Custom machine writes, in the storage <see cref="IWrites{TStorage}"/> picks (while the migration runs: the one the
+/// phase names, retried once if the phase moves under it). Wakes the outbox after writes that enqueue events.
 /// </summary>
-public sealed class CustomMachineService(FleetDbContext db, WritePlanner planner, OutboxSignal outbox, TimeProvider time)
+public sealed class CustomMachineService(IWrites<ICustomMachineWrites> writes, OutboxSignal outbox)
 {
-    private ICustomMachineWrites For(TransitionMode mode) => mode.WriteLegacy
-        ? new LegacyCustomMachineWrites(db, new LegacyAssignmentWrites(db), time)
-        : new MachineCustomMachineWrites(db, new MachineAssignmentWrites(db), time);
-
     public Task<(MachineOutcome Outcome, CustomMachineView? Machine)> RegisterAsync(string userId, RegisterCustomMachine request, CancellationToken cancellationToken) =>
-        planner.RunAsync(mode => For(mode).RegisterAsync(userId, request, cancellationToken));
+        writes.RunAsync(storage => storage.RegisterAsync(userId, request, cancellationToken));
 
     public Task<(MachineOutcome Outcome, CustomMachineView? Machine)> UpdateAsync(ClaimsPrincipal caller, string id, UpdateCustomMachine update, CancellationToken cancellationToken) =>
-        planner.RunAsync(mode => For(mode).UpdateAsync(caller, id, update, cancellationToken));
+        writes.RunAsync(storage => storage.UpdateAsync(caller, id, update, cancellationToken));
 
     public Task<MachineOutcome> DeleteAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken) =>
-        planner.RunAsync(mode => For(mode).DeleteAsync(caller, id, cancellationToken));
+        writes.RunAsync(storage => storage.DeleteAsync(caller, id, cancellationToken));
 
     public async Task<(MachineOutcome Outcome, CustomMachineView? Machine)> AssignAsync(ClaimsPrincipal caller, string id, string agentId, CancellationToken cancellationToken) =>
-        Notified(await planner.RunAsync(mode => For(mode).AssignAsync(caller, id, agentId, cancellationToken)));
+        Notified(await writes.RunAsync(storage => storage.AssignAsync(caller, id, agentId, cancellationToken)));
 
     public async Task<(MachineOutcome Outcome, CustomMachineView? Machine)> ReleaseAsync(ClaimsPrincipal caller, string id, CancellationToken cancellationToken) =>
-        Notified(await planner.RunAsync(mode => For(mode).ReleaseAsync(caller, id, cancellationToken)));
+        Notified(await writes.RunAsync(storage => storage.ReleaseAsync(caller, id, cancellationToken)));
 
     private (MachineOutcome, CustomMachineView?) Notified((MachineOutcome Outcome, CustomMachineView? Machine) result)
     {

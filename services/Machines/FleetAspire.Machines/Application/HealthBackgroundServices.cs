@@ -1,6 +1,6 @@
+using FleetAspire.Data.Writes;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
-using FleetAspire.Data.MachineTransition.Modes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -58,7 +58,7 @@ public sealed partial class HeartbeatSweeper(
         }
 
         var cutoff = time.GetUtcNow() - options.Value.HeartbeatTimeout;
-        return await scope.ServiceProvider.GetRequiredService<WritePlanner>().AssignmentsAsync(async writes =>
+        return await scope.ServiceProvider.GetRequiredService<IWrites<IAssignmentWrites>>().RunAsync(async writes =>
         {
             var silent = await writes.SilentAsync(cutoff, 500, cancellationToken);
             foreach (var machine in silent)

@@ -1,6 +1,7 @@
 using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.MachineTransition.Shadow;
+using FleetAspire.Data.Reads;
 using LegacyCustomMachine = FleetAspire.Data.Entities.CustomMachine;
 using FleetAspire.Machines.Application;
 using Microsoft.EntityFrameworkCore;
@@ -29,17 +30,17 @@ public sealed class LegacyCustomMachineReads(FleetDbContext db) : ICustomMachine
 /// The one place in the machines service that picks where custom machines are read from, by the migration phase — and
 /// that offers what a read served for a shadow comparison with the other side (sampled; never on the request path).
 /// </summary>
-public sealed class CustomMachineReadsSelector(TransitionModeResolver modes, FleetDbContext db, ShadowCompareQueue shadow)
+public sealed class CustomMachineReadsSelector(TransitionModeResolver modes, FleetDbContext db, ShadowCompareQueue shadow) : IReads<ICustomMachineReads>
 {
     public async Task<ICustomMachineReads> CurrentAsync() =>
         (await modes.ForReadAsync()).ReadMachine ? new MachineCustomMachineReads(db) : new LegacyCustomMachineReads(db);
 
     /// <summary>Custom machine ids (their legacy ids) a read served: both sides compared, shared keys by fingerprint.</summary>
-    public async Task ShadowAsync(IReadOnlyCollection<string> servedIds)
+    public async Task ServedAsync(string entity, IReadOnlyCollection<string> ids)
     {
-        if (servedIds.Count > 0)
+        if (ids.Count > 0)
         {
-            shadow.Offer(await modes.CurrentAsync(), MachineShadow.Machines(servedIds));
+            shadow.Offer(await modes.CurrentAsync(), MachineShadow.Machines(ids));
         }
     }
 }

@@ -1,7 +1,7 @@
-using FleetAspire.Pool.MachineTransition;
 using System.Security.Claims;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
+using FleetAspire.Data.Reads;
 using FleetAspire.Data.Entities;
 using FleetAspire.Names;
 using FleetAspire.Pool.Application;
@@ -36,11 +36,11 @@ public static class PoolApi
         return app;
     }
 
-    public static async Task<Ok<PoolStatusResponse>> GetStatus(FleetDbContext db, PoolReadsSelector reads, ICloudProvider provider, CancellationToken cancellationToken) =>
+    public static async Task<Ok<PoolStatusResponse>> GetStatus(FleetDbContext db, IReads<IPoolReads> reads, ICloudProvider provider, CancellationToken cancellationToken) =>
         TypedResults.Ok(await StatusAsync(db, reads, provider, cancellationToken));
 
     public static async Task<Results<Ok<PoolStatusResponse>, ValidationProblem>> SetTarget(
-        SetPoolTargetRequest? request, ClaimsPrincipal caller, FleetDbContext db, PoolReadsSelector reads, ICloudProvider provider,
+        SetPoolTargetRequest? request, ClaimsPrincipal caller, FleetDbContext db, IReads<IPoolReads> reads, ICloudProvider provider,
         ReconcileSignal reconcile, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("targetSize", request?.TargetSize is >= 0 and <= PoolOptions.MaxTargetSize
@@ -62,10 +62,10 @@ public static class PoolApi
     }
 
     public static async Task<Results<Ok<ParkedMachinePage>, ValidationProblem>> ListMachines(
-        PoolReadsSelector reads, [FromQuery] string? status, [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
+        IReads<IPoolReads> reads, [FromQuery] string? status, [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors()
-            .Check("status", status is null or ParkedMachineStatus.Launching or ParkedMachineStatus.Ready ? null : "must be 'launching' or 'ready'")
+            .Check("status", status is null or MachineStatus.Launching or MachineStatus.Ready ? null : "must be 'launching' or 'ready'")
             .Check("after", InputRules.Cursor(after))
             .Check("limit", InputRules.PageSize(limit));
         if (errors.Any)
@@ -75,7 +75,7 @@ public static class PoolApi
 
         var take = limit ?? InputRules.DefaultPageSize;
         var page = await (await reads.CurrentAsync()).PageAsync(status, after, take, cancellationToken);
-        await reads.ShadowAsync(page.Take(take));
+        await reads.ServedAsync(ServedEntities.Machines, page.Take(take).Select(m => m.ProviderId).OfType<string>().ToList());
         var rows = page.Select(p => new ParkedMachineResponse(p.Id, p.ProviderId, p.Name, p.Ipv4, p.Status, p.CreatedAt)).ToList();
         var items = rows.Take(take).ToList();
         return TypedResults.Ok(new ParkedMachinePage(items, rows.Count > take ? items[^1].Id : null));
@@ -84,14 +84,14 @@ public static class PoolApi
     public static async Task<Ok<ReconcileReport>> Reconcile(PoolReconciler reconciler, CancellationToken cancellationToken) =>
         TypedResults.Ok(await reconciler.ReconcileOnceAsync(cancellationToken));
 
-    private static async Task<PoolStatusResponse> StatusAsync(FleetDbContext db, PoolReadsSelector reads, ICloudProvider provider, CancellationToken cancellationToken)
+    private static async Task<PoolStatusResponse> StatusAsync(FleetDbContext db, IReads<IPoolReads> reads, ICloudProvider provider, CancellationToken cancellationToken)
     {
         var settings = await db.PoolSettings.AsNoTracking().SingleAsync(cancellationToken);
         var counts = await (await reads.CurrentAsync()).CountsAsync(cancellationToken);
         return new PoolStatusResponse(
             settings.TargetSize,
-            counts.GetValueOrDefault(ParkedMachineStatus.Launching),
-            counts.GetValueOrDefault(ParkedMachineStatus.Ready),
+            counts.GetValueOrDefault(MachineStatus.Launching),
+            counts.GetValueOrDefault(MachineStatus.Ready),
             provider.Name,
             settings.UpdatedAt);
     }

@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
-using FleetAspire.Data.MachineTransition.Modes;
-using FleetAspire.Pool.MachineTransition;
+using FleetAspire.Data.Writes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -21,7 +20,7 @@ public sealed record ReconcileReport(bool Ran, int Promoted, int Removed, int Pr
 /// </remarks>
 public sealed partial class PoolReconciler(
     FleetDbContext db,
-    WritePlanner planner,
+    IWrites<IPoolWrites> writes,
     ICloudProvider provider,
     IOptions<PoolOptions> options,
     TimeProvider time,
@@ -38,9 +37,8 @@ public sealed partial class PoolReconciler(
             return new ReconcileReport(false, 0, 0, 0, 0);
         }
 
-        return await planner.RunAsync(async mode =>
+        return await writes.RunAsync(async pool =>
         {
-            IPoolWrites pool = mode.WriteLegacy ? new LegacyPoolWrites(db, provider, time) : new MachinePoolWrites(db, provider, time);
             var promoted = await pool.PromoteBootedAsync(cancellationToken);
             var removed = await pool.RemoveLostAsync(time.GetUtcNow() - options.Value.StaleProvisionAfter, cancellationToken);
             var target = await db.PoolSettings.AsNoTracking().Select(s => s.TargetSize).SingleAsync(cancellationToken);

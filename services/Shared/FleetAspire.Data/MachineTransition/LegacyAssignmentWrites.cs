@@ -120,6 +120,8 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db) : IAssignmentWrite
     }
 
     /// <summary>The key as the holding agent carries it (today's model copies it onto the agent).</summary>
+    public Task<string?> HetznerChildLinkAsync(string providerId, CancellationToken cancellationToken) => Task.FromResult<string?>(null);
+
     public Task<MachineHolder?> HolderAsync(string machineId, CancellationToken cancellationToken) =>
         db.Agents.AsNoTracking()
             .Where(a => a.MachineId == machineId && a.MachineSharedKey != null)

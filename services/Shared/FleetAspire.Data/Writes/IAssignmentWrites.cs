@@ -39,6 +39,12 @@ public interface IAssignmentWrites
     /// </summary>
     Task<HeldMachine> DetachAsync(Agent agent, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The Machine row a new child (snapshot, health check) of a hetzner machine links to — a destroyed one's
+    /// tombstone included. Null where the storage leaves the link to others (legacy: dual-write links it).
+    /// </summary>
+    Task<string?> HetznerChildLinkAsync(string providerId, CancellationToken cancellationToken);
+
     /// <summary>The agent holding a machine (by its public id) and the machine's key, for heartbeat signatures.</summary>
     Task<MachineHolder?> HolderAsync(string machineId, CancellationToken cancellationToken);
 

@@ -105,6 +105,10 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
         return held;
     }
 
+    public Task<string?> HetznerChildLinkAsync(string providerId, CancellationToken cancellationToken) =>
+        db.Machines.IgnoreQueryFilters() // a server destroyed meanwhile is a tombstone: the child still links to it
+            .Where(m => m.Type == MachineTypes.Hetzner && m.LegacyId == providerId).Select(m => (string?)m.Id).FirstOrDefaultAsync(cancellationToken);
+
     public Task<MachineHolder?> HolderAsync(string machineId, CancellationToken cancellationToken) =>
         db.Machines.AsNoTracking()
             .Where(m => m.LegacyId == machineId && m.CurrentAgent != null)

@@ -1,5 +1,4 @@
-using FleetAspire.Data.MachineTransition.Modes;
-using FleetAspire.Data.MachineTransition.Shadow;
+using FleetAspire.Data.Reads;
 using System.Security.Claims;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
@@ -64,7 +63,7 @@ public static class SnapshotsApi
 
     /// <summary>Users see snapshots they took; operators see any.</summary>
     public static async Task<Results<Ok<IReadOnlyList<SnapshotResponse>>, ValidationProblem>> ListByMachine(
-        ClaimsPrincipal caller, MachineChildReadsSelector reads, [FromQuery] string? machineId, CancellationToken cancellationToken)
+        ClaimsPrincipal caller, IReads<IMachineChildReads> reads, [FromQuery] string? machineId, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("machineId", machineId is not null && InputRules.IsPlausibleId(machineId) ? null : "is required and must be a machine id");
         if (errors.Any)
@@ -77,7 +76,7 @@ public static class SnapshotsApi
             .Where(s => owner == null || s.UserId == owner)
             .OrderByDescending(s => s.CreatedAt)
             .ToListAsync(cancellationToken);
-        await reads.ShadowAsync(MachineShadow.Snapshots, snapshots.Select(s => s.Id).ToList());
+        await reads.ServedAsync(ServedEntities.Snapshots, snapshots.Select(s => s.Id).ToList());
         return TypedResults.Ok<IReadOnlyList<SnapshotResponse>>(snapshots.Select(SnapshotResponse.From).ToList());
     }
 

@@ -1,7 +1,6 @@
 using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
-using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.Writes;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -23,12 +22,12 @@ public enum SnapshotOutcome
 /// so a request leaves either a snapshot with its image or nothing; deleting removes the provider image first, so no
 /// billable image outlives its row.
 /// </summary>
-public sealed class SnapshotService(FleetDbContext db, WritePlanner planner, TransitionModeResolver modes, ICloudProvider provider, TimeProvider time)
+public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites> assignments, ICloudProvider provider, TimeProvider time)
 {
     /// <param name="ownerFilter">The caller's user id, or null for operators.</param>
     public async Task<(SnapshotOutcome Outcome, MachineSnapshot? Snapshot)> CreateAsync(string agentId, string? ownerFilter, CancellationToken cancellationToken)
     {
-        var (outcome, snapshot) = await planner.AssignmentsAsync<(SnapshotOutcome, MachineSnapshot?)>(async writes =>
+        var (outcome, snapshot) = await assignments.RunAsync<(SnapshotOutcome, MachineSnapshot?)>(async writes =>
         {
             var agent = await db.Agents.AsNoTracking()
                 .FirstOrDefaultAsync(a => a.Id == agentId && (ownerFilter == null || a.UserId == ownerFilter), cancellationToken);
@@ -66,9 +65,7 @@ public sealed class SnapshotService(FleetDbContext db, WritePlanner planner, Tra
         if (existing is null)
         {
             // The Machine relation is written directly only where Machine alone is written; dual-write links it otherwise.
-            var machineRef = (await modes.CurrentAsync()).WriteLegacy ? null
-                : await db.Machines.IgnoreQueryFilters() // a server destroyed meanwhile is a tombstone: the snapshot still links to it
-                    .Where(m => m.Type == MachineTypes.Hetzner && m.LegacyId == machineId).Select(m => m.Id).FirstOrDefaultAsync(cancellationToken);
+            var machineRef = await assignments.RunAsync(writes => writes.HetznerChildLinkAsync(machineId, cancellationToken));
             existing = NewRow(new HeldMachine(machineId, MachineTypes.Hetzner, null, machineRef), userId, agentId, isFinal: true);
             db.MachineSnapshots.Add(existing);
             try

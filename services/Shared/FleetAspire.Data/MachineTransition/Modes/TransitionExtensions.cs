@@ -1,5 +1,7 @@
 using System.Reflection;
 using FleetAspire.Data.MachineTransition.Phases;
+using FleetAspire.Data.Reads;
+using FleetAspire.Data.Writes;
 using FleetAspire.Names;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Configuration;
@@ -38,7 +40,11 @@ public static class TransitionExtensions
         builder.Services.AddSingleton<IInterceptor>(sp => sp.GetRequiredService<TransitionWriteInterceptor>());
         builder.Services.AddHostedService<PhaseWatcher>();
         builder.Services.AddScoped<MachineChildReadsSelector>();
+        builder.Services.AddScoped<IReads<IMachineChildReads>>(sp => sp.GetRequiredService<MachineChildReadsSelector>());
         builder.Services.AddScoped<WritePlanner>();
+        // Over the steady-state registrations of AddFleetDatabase: every IWrites<T> goes through the planner.
+        builder.Services.AddScoped(typeof(IWrites<>), typeof(PlannedWrites<>));
+        builder.Services.AddScoped<IStorageSides<IAssignmentWrites>, AssignmentSides>();
         builder.Services.AddOptions<Shadow.ShadowOptions>().BindConfiguration(Shadow.ShadowOptions.Section);
         builder.Services.AddSingleton<Shadow.ShadowCompareQueue>();
         builder.Services.AddSingleton<Shadow.ShadowCompareWorker>();

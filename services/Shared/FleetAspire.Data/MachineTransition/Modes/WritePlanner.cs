@@ -1,4 +1,3 @@
-using FleetAspire.Data.Writes;
 using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Data.MachineTransition.Modes;
@@ -26,10 +25,6 @@ public sealed class WritePlanner(TransitionModeResolver modes, FleetDbContext db
             return await write(await PlanAsync());
         }
     }
-
-    /// <summary>Runs a write against the assignment aggregate's storage for the planned mode.</summary>
-    public Task<T> AssignmentsAsync<T>(Func<IAssignmentWrites, Task<T>> write) =>
-        RunAsync(mode => write(mode.WriteLegacy ? new LegacyAssignmentWrites(db) : new MachineAssignmentWrites(db)));
 
     private async Task<TransitionMode> PlanAsync()
     {

@@ -1,0 +1,30 @@
+using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition;
+using FleetAspire.Data.MachineTransition.Modes;
+using FleetAspire.Data.Reads;
+using FleetAspire.Machines.Application;
+using FleetAspire.Names;
+
+namespace FleetAspire.Machines.MachineTransition;
+
+/// <summary>Custom machine writes while the migration runs: the legacy table, or Machine only.</summary>
+public sealed class CustomMachineSides(FleetDbContext db, TimeProvider time) : IStorageSides<ICustomMachineWrites>
+{
+    public ICustomMachineWrites Legacy => new LegacyCustomMachineWrites(db, new LegacyAssignmentWrites(db), time);
+    public ICustomMachineWrites Machine => new MachineCustomMachineWrites(db, new Data.Writes.MachineAssignmentWrites(db), time);
+}
+
+internal static class MachinesTransition
+{
+    /// <summary>
+    /// The machines service's part in the migration: the phase machinery, and its selectors registered over the
+    /// steady-state storage. Called before messaging: consumers' writes pass the same fence and dual-write as requests.
+    /// </summary>
+    public static void AddMachinesTransition(this IHostApplicationBuilder builder)
+    {
+        builder.AddMachineTransition(ResourceNames.Machines);
+        builder.Services.AddScoped<CustomMachineReadsSelector>();
+        builder.Services.AddScoped<IReads<ICustomMachineReads>>(sp => sp.GetRequiredService<CustomMachineReadsSelector>());
+        builder.Services.AddScoped<IStorageSides<ICustomMachineWrites>, CustomMachineSides>();
+    }
+}
