@@ -71,11 +71,14 @@ public sealed partial class InfrastructureUnavailableExceptionHandler(
         return false;
     }
 
-    // Class 08 (connection exception), 57P0x (server shutting down / starting), 53300 (too many connections).
+    // Class 08 (connection exception), 57P0x (server shutting down / starting), 53300 (too many connections); and
+    // contention the database resolved by aborting this transaction (deadlock victim, serialization failure, a lock
+    // not granted in time): nothing was written, the same request succeeds when retried.
     private static bool IsOutageSqlState(string sqlState) =>
         sqlState.StartsWith("08", StringComparison.Ordinal)
         || sqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
-            or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections;
+            or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections
+            or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.LockNotAvailable;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dependency unavailable ({ExceptionType}); answering 503")]
     private static partial void LogOutage(ILogger logger, string exceptionType);

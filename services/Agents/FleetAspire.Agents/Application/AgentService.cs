@@ -1,12 +1,12 @@
-using FleetAspire.Data.Reads;
 using System.Security.Claims;
 using FleetAspire.Agents.Apis;
 using FleetAspire.Contracts.Agents;
 using FleetAspire.Data;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
-using FleetAspire.Data.Writes;
 using FleetAspire.Data.Outbox;
+using FleetAspire.Data.Reads;
+using FleetAspire.Data.Writes;
 using FleetAspire.Messaging;
 using FleetAspire.ServiceDefaults.Auth;
 using Microsoft.EntityFrameworkCore;

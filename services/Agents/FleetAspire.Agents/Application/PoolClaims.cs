@@ -1,12 +1,12 @@
-using FleetAspire.Data.Reads;
 using System.Diagnostics;
 using System.Security.Claims;
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
-using FleetAspire.Data.Writes;
 using FleetAspire.Data.Outbox;
+using FleetAspire.Data.Reads;
+using FleetAspire.Data.Writes;
 using FleetAspire.Messaging;
 using FleetAspire.Names;
 using FleetAspire.ServiceDefaults.Auth;

@@ -1,9 +1,9 @@
 using FleetAspire.Contracts.Machines;
 using FleetAspire.Contracts.Snapshots;
 using FleetAspire.Data;
-using FleetAspire.Data.Writes;
 using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.Writes;
 using FleetAspire.Messaging;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;

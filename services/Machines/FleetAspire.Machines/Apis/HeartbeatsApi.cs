@@ -1,11 +1,11 @@
-using FleetAspire.Data.Reads;
-using FleetAspire.Data.Writes;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.Reads;
+using FleetAspire.Data.Writes;
 using FleetAspire.Machines.Application;
 using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.ServiceDefaults.Validation;

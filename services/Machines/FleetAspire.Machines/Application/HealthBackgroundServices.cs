@@ -1,6 +1,6 @@
-using FleetAspire.Data.Writes;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.Writes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 

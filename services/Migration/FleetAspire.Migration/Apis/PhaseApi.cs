@@ -5,6 +5,7 @@ using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.ServiceDefaults.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace FleetAspire.Migration.Apis;
 
@@ -56,7 +57,8 @@ public static class PhaseApi
     }
 
     public static async Task<Results<Ok<PhaseView>, ValidationProblem, ProblemHttpResult>> Flip(
-        PhaseFlipRequest request, ClaimsPrincipal caller, PhaseStore phases, PhaseGates gates, ILoggerFactory loggers, CancellationToken cancellationToken)
+        PhaseFlipRequest request, ClaimsPrincipal caller, PhaseStore phases, PhaseGates gates, IOptions<PhaseGateOptions> options,
+        ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors()
             .Check("target", PhaseRules.TryParse(request.Target, out var target) ? null
@@ -101,6 +103,11 @@ public static class PhaseApi
                 extensions: new Dictionary<string, object?> { ["gates"] = results, ["failing"] = failing.Select(g => g.Gate).ToArray() });
         }
 
+        if (current.Phase == TransitionPhase.MachineOnly && target == TransitionPhase.MachineRead)
+        {
+            current = await PrepareRollbackAsync(current, phases, options.Value, caller.UserId(), cancellationToken) ?? current;
+        }
+
         var flipped = await phases.FlipAsync(target, current.Epoch, caller.UserId(), request.Reason!, request.Force && failing.Count > 0, results, cancellationToken);
         if (flipped is null)
         {
@@ -129,6 +136,33 @@ public static class PhaseApi
         }
 
         return TypedResults.Ok(await phases.HistoryAsync(before, limit ?? InputRules.DefaultPageSize, cancellationToken));
+    }
+
+    /// <summary>
+    /// Leaving MachineOnly, first half: every instance builds legacy-mapped contexts again (same phase, next epoch), so
+    /// the writes in flight when the flip lands can be planned for legacy. Waits for every live instance to run that
+    /// epoch, then for requests that built their context before it. The flip proceeds after the timeout regardless:
+    /// the fence keeps it correct, a straggler is answered 503 + Retry-After. Null when the epoch moved meanwhile.
+    /// </summary>
+    private static async Task<PhaseState?> PrepareRollbackAsync(PhaseState current, PhaseStore phases, PhaseGateOptions options, string actor,
+        CancellationToken cancellationToken)
+    {
+        var prepared = current.LegacyModel ? current
+            : await phases.PrepareRollbackAsync(current.Epoch, actor, "leaving MachineOnly: legacy model first", cancellationToken);
+        if (prepared is null)
+        {
+            return null;
+        }
+
+        var deadline = DateTimeOffset.UtcNow + options.RollbackPrepareTimeout;
+        while (DateTimeOffset.UtcNow < deadline
+               && (await phases.LiveInstancesAsync(cancellationToken)).Any(i => i.Epoch != prepared.Epoch))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+
+        await Task.Delay(options.RollbackDrain, cancellationToken);
+        return prepared;
     }
 
     private static void LogForced(ILogger logger, string from, string to, string actor, string gates) =>

@@ -1,8 +1,8 @@
 using System.Security.Claims;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
-using FleetAspire.Data.Reads;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.Reads;
 using FleetAspire.Names;
 using FleetAspire.Pool.Application;
 using FleetAspire.ServiceDefaults.Auth;

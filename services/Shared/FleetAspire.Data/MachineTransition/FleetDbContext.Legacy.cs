@@ -21,7 +21,7 @@ public partial class FleetDbContext
     /// <summary>Services that follow the phase are built with this constructor (the phase cache is theirs).</summary>
     public FleetDbContext(DbContextOptions<FleetDbContext> options, PhaseCache phases) : this(options)
     {
-        MapsLegacy = !phases.IsLoaded || PhaseRules.MapsLegacy(phases.Current.Phase);
+        MapsLegacy = !phases.IsLoaded || PhaseRules.MapsLegacy(phases.Current.Phase) || phases.Current.LegacyModel;
     }
 
     /// <summary>

@@ -1,8 +1,8 @@
-using FleetAspire.Data.Reads;
 using System.Security.Claims;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.Reads;
 using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.ServiceDefaults.Errors;
 using FleetAspire.ServiceDefaults.Validation;

@@ -9,12 +9,20 @@ public sealed record ContractStepState(int Position, string Name, DateTimeOffset
 /// <summary>
 /// Applies the contract set (<see cref="ContractSql.Steps"/>): each step in its own transaction under
 /// <c>lock_timeout = '2s'</c>, recorded in that same transaction, so a step is applied exactly once and a runner
-/// stopped anywhere resumes at the first unfinished step. A step that cannot get its lock in 2 s (writers are active)
-/// rolls back, records the attempt and is tried again after a pause: it never queues writers behind it for long.
+/// stopped anywhere resumes at the first unfinished step.
 /// </summary>
+/// <remarks>
+/// With writers active, a step first takes every table lock its DDL needs, waiting at most
+/// <see cref="LockAttempt"/> for them: writers queue behind it no longer than that, and it never holds one lock while
+/// waiting long enough for the deadlock detector (1 s) to pick a victim — which could be a client's request. Not
+/// granted in time: rolled back, recorded as an attempt, tried again after a short, growing pause.
+/// </remarks>
 public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider time)
 {
     public static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a step waits for its table locks before it steps back and tries again.</summary>
+    public static readonly TimeSpan LockAttempt = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Records every step as owed; called in the flip's transaction so the phase and the debt commit together.</summary>
     public static async Task ScheduleAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
@@ -73,7 +81,7 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
                 catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected)
                 {
                     await RecordFailureAsync(step, ex.MessageText, cancellationToken);
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * attempt)), time, cancellationToken);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * attempt) + Random.Shared.Next(50)), time, cancellationToken);
                 }
                 catch (PostgresException ex)
                 {
@@ -105,6 +113,17 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
             {
                 return false;
             }
+        }
+
+        if (step.Locks.Length > 0)
+        {
+            // Tables a step drops may be gone already on a database that never had them: lock what exists.
+            var locks = string.Concat(step.Locks.Select(l => l.Split(' ', 2)).Select(l =>
+                $"IF to_regclass('{l[0]}') IS NOT NULL THEN LOCK TABLE {l[0]} IN {l[1]} MODE; END IF; "));
+            await using var take = new NpgsqlCommand(
+                $"SET LOCAL lock_timeout = '{(int)LockAttempt.TotalMilliseconds}ms'; DO $locks$ BEGIN {locks}END $locks$; " +
+                $"SET LOCAL lock_timeout = '{(int)LockTimeout.TotalMilliseconds}ms';", connection, tx);
+            await take.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await using (var apply = new NpgsqlCommand(step.Sql, connection, tx) { CommandTimeout = 0 })

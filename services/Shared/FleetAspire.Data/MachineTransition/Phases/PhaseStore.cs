@@ -1,11 +1,18 @@
 using System.Text.Json;
-using Npgsql;
 using FleetAspire.Data.MachineTransition.Modes;
+using Npgsql;
 using NpgsqlTypes;
 
 namespace FleetAspire.Data.MachineTransition.Phases;
 
-public sealed record PhaseState(TransitionPhase Phase, long Epoch, DateTimeOffset Since, string ChangedBy);
+public sealed record PhaseState(TransitionPhase Phase, long Epoch, DateTimeOffset Since, string ChangedBy)
+{
+    /// <summary>
+    /// Set in MachineOnly while a rollback is prepared: new contexts map the legacy model again, so writes that
+    /// straddle the flip back can be planned for legacy (<see cref="PhaseStore.PrepareRollbackAsync"/>).
+    /// </summary>
+    public bool LegacyModel { get; init; }
+}
 
 public sealed record InstanceRegistration(string InstanceId, string Service, string Build, IReadOnlyList<string> Capabilities);
 
@@ -46,14 +53,17 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     private static async Task<PhaseState> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, CancellationToken cancellationToken, bool forUpdate = false)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT phase, epoch, since, changed_by FROM migration_phase WHERE id = 1" + (forUpdate ? " FOR UPDATE" : ""), connection, tx);
+            "SELECT phase, epoch, since, changed_by, legacy_model FROM migration_phase WHERE id = 1" + (forUpdate ? " FOR UPDATE" : ""), connection, tx);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
             throw new InvalidOperationException("migration_phase has no row: the expand migrations have not been applied.");
         }
 
-        return new PhaseState(Enum.Parse<TransitionPhase>(reader.GetString(0)), reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3));
+        return new PhaseState(Enum.Parse<TransitionPhase>(reader.GetString(0)), reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3))
+        {
+            LegacyModel = reader.GetBoolean(4),
+        };
     }
 
     /// <summary>
@@ -97,6 +107,35 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
         }
 
         await MoveAsync(connection, tx, current, target, actor, "flipped", forced, reason, gates, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return await ReadAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The first half of leaving MachineOnly: a new epoch in the same phase whose instances build legacy-mapped contexts
+    /// again. Writes keep going to Machine only (nothing is refused); once every instance runs this epoch, the flip to
+    /// MachineRead finds the requests in flight on contexts that can write legacy rows. Null when the epoch moved.
+    /// </summary>
+    public async Task<PhaseState?> PrepareRollbackAsync(long expectedEpoch, string actor, string reason, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        var current = await ReadAsync(connection, tx, cancellationToken, forUpdate: true);
+        if (current.Epoch != expectedEpoch || current.Phase != TransitionPhase.MachineOnly)
+        {
+            return null;
+        }
+
+        await using (var update = new NpgsqlCommand(
+            "UPDATE migration_phase SET epoch = epoch + 1, changed_by = @actor, legacy_model = true WHERE id = 1", connection, tx))
+        {
+            update.Parameters.AddWithValue("actor", actor);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await AuditAsync(connection, tx, actor, current.Phase, current.Phase, current.Epoch, current.Epoch + 1, "prepared", false, reason,
+            [new GateResult("legacy-model", true, "instances map the legacy model again before the flip back to MachineRead")], cancellationToken);
+        await NotifyAsync(connection, tx, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return await ReadAsync(cancellationToken);
     }
@@ -163,7 +202,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
         string outcome, bool forced, string reason, IReadOnlyList<GateResult> gates, CancellationToken cancellationToken)
     {
         await using (var update = new NpgsqlCommand(
-            "UPDATE migration_phase SET phase = @phase, epoch = epoch + 1, since = now(), changed_by = @actor WHERE id = 1", connection, tx))
+            "UPDATE migration_phase SET phase = @phase, epoch = epoch + 1, since = now(), changed_by = @actor, legacy_model = false WHERE id = 1", connection, tx))
         {
             update.Parameters.AddWithValue("phase", target.ToString());
             update.Parameters.AddWithValue("actor", actor);
