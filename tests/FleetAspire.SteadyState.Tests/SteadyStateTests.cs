@@ -26,6 +26,10 @@ public sealed class SteadyStateTests(SteadyFleet fleet) : IClassFixture<SteadyFl
         {
             Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM information_schema.tables WHERE table_name = @t", ("t", table)));
         }
+
+        // The relation carries the name of the legacy column it replaced.
+        Assert.Equal(1, await fleet.ScalarAsync(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'fk_agents_machines_machine_id' AND contype = 'f' AND convalidated"));
     }
 
     [Fact]
@@ -61,7 +65,7 @@ public sealed class SteadyStateTests(SteadyFleet fleet) : IClassFixture<SteadyFl
         Assert.Equal(claimed.GetProperty("machineIpv4").GetString(), connection.GetProperty("ipv4").GetString());
         Assert.False(string.IsNullOrEmpty(connection.GetProperty("sharedKey").GetString()));
         Assert.Equal(1, await fleet.ScalarAsync(
-            "SELECT count(*) FROM agents a JOIN machines m ON m.id = a.machine_ref WHERE a.id = @a AND m.legacy_id = @p", ("a", agent.Id), ("p", providerId)));
+            "SELECT count(*) FROM agents a JOIN machines m ON m.id = a.machine_id WHERE a.id = @a AND m.legacy_id = @p", ("a", agent.Id), ("p", providerId)));
 
         Assert.Equal(HttpStatusCode.Created, (await snapshots.PostAsJsonAsync("/api/snapshots", new { agentId = agent.Id })).StatusCode);
         Assert.Single(await snapshots.GetFromJsonAsync<List<JsonElement>>($"/api/snapshots?machineId={providerId}") ?? []);

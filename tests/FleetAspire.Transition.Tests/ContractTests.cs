@@ -132,6 +132,12 @@ public sealed class ContractTests(ContractFleet fleet) : IClassFixture<ContractF
         }
 
         Assert.Equal(1, await fleet.ScalarAsync("SELECT count(*) FROM pg_constraint WHERE conname = 'ck_machines_status' AND convalidated"));
+        // The relation took the legacy column's name: agents.machine_id is the foreign key to machines now.
+        Assert.Equal(1, await fleet.ScalarAsync(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'fk_agents_machines_machine_id' AND contype = 'f' AND convalidated AND confdeltype = 'n'"));
+        Assert.Equal(1, await fleet.ScalarAsync(
+            "SELECT count(*) FROM agents a JOIN machines m ON m.id = a.machine_id WHERE a.id = @a AND m.legacy_id = @m", ("a", holder.Id), ("m", custom.Id)));
+        Assert.Equal(1, await fleet.ScalarAsync("SELECT count(*) FROM migration_phase WHERE relation_renamed"));
 
         // The services run on: old clients still get the flat machine fields, computed from the relation.
         using var agents = fleet.AgentsAs(TestTokens.User("c1"));

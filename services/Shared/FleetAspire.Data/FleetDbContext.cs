@@ -36,6 +36,16 @@ public partial class FleetDbContext(DbContextOptions<FleetDbContext> options) : 
     /// <summary>Maps the legacy half of the model while the migration runs (MachineTransition/).</summary>
     partial void OnModelCreatingTransition(ModelBuilder modelBuilder);
 
+    /// <summary>The column of <see cref="Agent.MachineRef"/> in the steady state.</summary>
+    public const string AgentRelationColumn = "machine_id";
+
+    /// <summary>
+    /// The column this context maps <see cref="Agent.MachineRef"/> to, for the few statements written in SQL: the
+    /// steady state's, or the expand phase's name while the migration runs.
+    /// </summary>
+    public string AgentRelationColumnName() =>
+        Model.FindEntityType(typeof(Agent))!.FindProperty(nameof(Agent.MachineRef))!.GetColumnName();
+
     /// <summary>Provider settings every context shares; the transition adds its model switch (MachineTransition/).</summary>
     internal static void ConfigureOptions(DbContextOptionsBuilder options) => ConfigureTransitionOptions(options);
 

@@ -11,6 +11,12 @@ public sealed class ContractOptions
     /// <summary>Waited after each applied step, so an operator can watch each one land (default: none).</summary>
     public TimeSpan PauseBetweenSteps { get; set; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// After every live instance runs the current epoch, how long requests that built their context before may still
+    /// run before the next step (the contract's start, and each barrier that changes what instances map).
+    /// </summary>
+    public TimeSpan Drain { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How often the applier looks for owed steps when nothing woke it.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
@@ -23,6 +29,8 @@ public sealed class ContractOptions
 public sealed partial class ContractApplier(PhaseStore phases, ContractRunner runner, IOptions<ContractOptions> options, ILogger<ContractApplier> logger)
     : BackgroundService
 {
+    private long _drainedEpoch;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -36,6 +44,13 @@ public sealed partial class ContractApplier(PhaseStore phases, ContractRunner ru
                     var behind = (await phases.LiveInstancesAsync(stoppingToken)).Where(i => i.Epoch != current.Epoch).ToList();
                     if (behind.Count == 0)
                     {
+                        if (_drainedEpoch != current.Epoch)
+                        {
+                            await Task.Delay(options.Value.Drain, stoppingToken);
+                            _drainedEpoch = current.Epoch;
+                            continue;
+                        }
+
                         foreach (var step in await runner.ApplyOwedAsync(options.Value.PauseBetweenSteps, stoppingToken))
                         {
                             LogApplied(step);

@@ -86,18 +86,19 @@ public sealed class MachinePoolWrites(FleetDbContext db, ICloudProvider provider
             """, CancellationToken.None);
     }
 
+    /// <summary>The newest surplus machine no agent holds, locked; <paramref name="relation"/> is the relation's column (from the model).</summary>
+    private static string RetireSql(string relation) => $"""
+        SELECT * FROM machines m
+        WHERE m.type = 'hetzner' AND m.status IN ('launching', 'ready')
+          AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.{relation} = m.id)
+        ORDER BY (m.status = 'launching') DESC, m.created_at DESC
+        LIMIT 1 FOR UPDATE SKIP LOCKED
+        """;
+
     public async Task<bool> RetireOneAsync(CancellationToken cancellationToken)
     {
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var machine = await db.Machines
-            .FromSql($"""
-                SELECT * FROM machines m
-                WHERE m.type = 'hetzner' AND m.status IN ('launching', 'ready')
-                  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_ref = m.id)
-                ORDER BY (m.status = 'launching') DESC, m.created_at DESC
-                LIMIT 1 FOR UPDATE SKIP LOCKED
-                """)
-            .FirstOrDefaultAsync(cancellationToken);
+        var machine = await db.Machines.FromSqlRaw(RetireSql(db.AgentRelationColumnName())).FirstOrDefaultAsync(cancellationToken);
         if (machine is null)
         {
             return false;

@@ -17,6 +17,7 @@ internal sealed class AgentEntityTypeConfiguration : IEntityTypeConfiguration<Ag
 
         // Owner listing pages by (user_id, id).
         builder.HasIndex(a => new { a.UserId, a.Id });
-        builder.Property(a => a.MachineRef).HasMaxLength(80);
+        // The relation took the name of the legacy column it replaced (the contract's rename, docs/adr/0014).
+        builder.Property(a => a.MachineRef).HasMaxLength(80).HasColumnName(FleetDbContext.AgentRelationColumn);
     }
 }

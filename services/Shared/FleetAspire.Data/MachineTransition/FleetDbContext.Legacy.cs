@@ -22,13 +22,23 @@ public partial class FleetDbContext
     public FleetDbContext(DbContextOptions<FleetDbContext> options, PhaseCache phases) : this(options)
     {
         MapsLegacy = !phases.IsLoaded || PhaseRules.MapsLegacy(phases.Current.Phase) || phases.Current.LegacyModel;
+        RelationRenamed = phases.IsLoaded && phases.Current.RelationRenamed;
     }
+
+    /// <summary>
+    /// Whether this context maps the relation to its steady-state column (<c>agents.machine_id</c>) — from the
+    /// contract's rename barrier on — or to the expand phase's <c>machine_ref</c>.
+    /// </summary>
+    public bool RelationRenamed { get; }
 
     /// <summary>
     /// Whether this context maps the legacy half; fixed for its lifetime. Contexts built without a phase (migrator,
     /// tools, tests, EF design time) map it: the migrations' model is the whole model.
     /// </summary>
     public bool MapsLegacy { get; } = true;
+
+    /// <summary>The relation's column until the contract renames it to <see cref="AgentRelationColumn"/>.</summary>
+    public const string ExpandRelationColumn = "machine_ref";
 
     public DbSet<ParkedMachine> ParkedMachines => Set<ParkedMachine>();
     public DbSet<CustomMachine> CustomMachines => Set<CustomMachine>();
@@ -38,6 +48,18 @@ public partial class FleetDbContext
 
     partial void OnModelCreatingTransition(ModelBuilder modelBuilder)
     {
+        if (!RelationRenamed)
+        {
+            // The expand phase's names, as the migrations created them.
+            modelBuilder.Entity<Agent>(agent =>
+            {
+                agent.Property(a => a.MachineRef).HasColumnName(ExpandRelationColumn);
+                agent.HasIndex(a => a.MachineRef).HasDatabaseName("ix_agents_machine_ref");
+            });
+            modelBuilder.Entity<Machine>().HasOne(m => m.CurrentAgent).WithOne(a => a.Machine)
+                .HasForeignKey<Agent>(a => a.MachineRef).HasConstraintName("fk_agents_machines_machine_ref");
+        }
+
         if (!MapsLegacy)
         {
             // The CLR properties and DbSets still exist in this build; the steady-state model must not see them.
@@ -72,6 +94,6 @@ public partial class FleetDbContext
     private sealed class TransitionModelCacheKeyFactory : IModelCacheKeyFactory
     {
         public object Create(DbContext context, bool designTime) =>
-            context is FleetDbContext fleet ? (context.GetType(), fleet.MapsLegacy, designTime) : (context.GetType(), designTime);
+            context is FleetDbContext fleet ? (context.GetType(), fleet.MapsLegacy, fleet.RelationRenamed, designTime) : (context.GetType(), designTime);
     }
 }

@@ -3,7 +3,14 @@ namespace FleetAspire.Data.Migrations;
 /// <summary>One step of the contract set: applied in its own transaction under <c>lock_timeout = '2s'</c>.</summary>
 /// <param name="Locks">Every table lock the step's DDL takes, strongest mode per table (<c>"agents ACCESS EXCLUSIVE"</c>):
 /// taken up front, all at once or not at all, so the step never holds one lock while it queues for another.</param>
-public sealed record ContractStep(int Position, string Name, string Sql, params string[] Locks);
+public sealed record ContractStep(int Position, string Name, string Sql, params string[] Locks)
+{
+    /// <summary>
+    /// The step changes what running instances must map: the next step waits until every live instance runs the
+    /// epoch it started, and for the requests already in flight.
+    /// </summary>
+    public bool Barrier { get; init; }
+}
 
 /// <summary>
 /// The contract (the seed's Phases 3 and 4): its prerequisites, applied by the migrator like any expand migration,
@@ -56,14 +63,22 @@ public static class ContractSql
             ADD CONSTRAINT migration_phase_history_outcome_check CHECK (outcome IN ('flipped', 'refused', 'seeded', 'prepared'));
         """;
 
+    /// <summary>The contract renames the relation column under running instances: the flag that tells them when.</summary>
+    internal const string RelationRename = "ALTER TABLE migration_phase ADD COLUMN relation_renamed boolean NOT NULL DEFAULT false;";
+
+    internal const string DropRelationRename = "ALTER TABLE migration_phase DROP COLUMN IF EXISTS relation_renamed;";
+
     internal const string DropRollbackModel = """
         ALTER TABLE migration_phase_history DROP CONSTRAINT migration_phase_history_outcome_check,
             ADD CONSTRAINT migration_phase_history_outcome_check CHECK (outcome IN ('flipped', 'refused', 'seeded')) NOT VALID;
         ALTER TABLE migration_phase DROP COLUMN IF EXISTS legacy_model;
         """;
 
-    /// <summary>The legacy columns of <c>agents</c> the contract drops (the relation <c>machine_ref</c> stays: ADR 0014).</summary>
-    public static readonly string[] DroppedAgentColumns = ["machine_id", "machine_ipv4", "machine_shared_key", "machine_type"];
+    /// <summary>
+    /// The columns of <c>agents</c> gone after the contract: the legacy copies, and the expand phase's name of the
+    /// relation — which is <c>agents.machine_id</c> now, the name of the legacy column it replaced (ADR 0014).
+    /// </summary>
+    public static readonly string[] DroppedAgentColumns = ["machine_ipv4", "machine_shared_key", "machine_type", "machine_ref"];
 
     public static readonly string[] DroppedTables = ["parked_machines", "custom_machines", "legacy_changes", "machine_changes"];
 
@@ -111,6 +126,56 @@ public static class ContractSql
         new(8, "validate-machine-status", "ALTER TABLE machines VALIDATE CONSTRAINT ck_machines_status;", "machines SHARE UPDATE EXCLUSIVE"),
         .. StrictRelation(9, "machine_snapshots"),
         .. StrictRelation(14, "machine_health_checks"),
+        .. RenameRelation(19),
+    ];
+
+    /// <summary>
+    /// The relation takes the name of the legacy column it replaced, under running instances — its own expand and
+    /// contract: a second column kept equal by a trigger, copied, indexed and constrained; the barrier after which
+    /// every instance maps the new name; then the old name dropped.
+    /// </summary>
+    private static ContractStep[] RenameRelation(int position) =>
+    [
+        new(position, "agents-relation-column-add", """
+            ALTER TABLE agents ADD COLUMN IF NOT EXISTS machine_id varchar(80) NULL;
+            CREATE OR REPLACE FUNCTION fleet_agents_relation_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                -- Instances on either name write one of the two: the other follows.
+                IF TG_OP = 'INSERT' THEN
+                    NEW.machine_id := coalesce(NEW.machine_id, NEW.machine_ref);
+                    NEW.machine_ref := coalesce(NEW.machine_ref, NEW.machine_id);
+                ELSIF NEW.machine_ref IS DISTINCT FROM OLD.machine_ref THEN
+                    NEW.machine_id := NEW.machine_ref;
+                ELSIF NEW.machine_id IS DISTINCT FROM OLD.machine_id THEN
+                    NEW.machine_ref := NEW.machine_id;
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER agents_relation_sync BEFORE INSERT OR UPDATE ON agents
+                FOR EACH ROW EXECUTE FUNCTION fleet_agents_relation_sync();
+            """, $"agents {AccessExclusive}"),
+        new(position + 1, "agents-relation-column-copy",
+            "UPDATE agents SET machine_id = machine_ref WHERE machine_id IS DISTINCT FROM machine_ref;"),
+        new(position + 2, "agents-relation-column-unique",
+            "CREATE UNIQUE INDEX IF NOT EXISTS ix_agents_machine_id ON agents (machine_id);", "agents SHARE"),
+        new(position + 3, "agents-relation-column-foreign-key", """
+            ALTER TABLE agents ADD CONSTRAINT fk_agents_machines_machine_id
+                FOREIGN KEY (machine_id) REFERENCES machines (id) ON DELETE SET NULL NOT VALID;
+            """, "agents SHARE ROW EXCLUSIVE", "machines SHARE ROW EXCLUSIVE"),
+        new(position + 4, "agents-relation-column-foreign-key-validate",
+            "ALTER TABLE agents VALIDATE CONSTRAINT fk_agents_machines_machine_id;", "agents SHARE UPDATE EXCLUSIVE", "machines ROW SHARE"),
+        new(position + 5, "agents-relation-column-switch", """
+            UPDATE migration_phase SET relation_renamed = true, epoch = epoch + 1, changed_by = 'contract';
+            INSERT INTO migration_phase_history (actor, from_phase, to_phase, from_epoch, to_epoch, outcome, reason)
+            SELECT 'contract', phase, phase, epoch - 1, epoch, 'prepared', 'the relation is agents.machine_id from this epoch'
+            FROM migration_phase;
+            NOTIFY fleet_phase;
+            """) { Barrier = true },
+        new(position + 6, "agents-relation-column-drop-old", """
+            DROP TRIGGER IF EXISTS agents_relation_sync ON agents;
+            DROP FUNCTION IF EXISTS fleet_agents_relation_sync();
+            ALTER TABLE agents DROP COLUMN IF EXISTS machine_ref;
+            """, $"agents {AccessExclusive}"),
     ];
 
     /// <summary>

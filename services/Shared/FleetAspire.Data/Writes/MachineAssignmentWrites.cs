@@ -19,23 +19,23 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
     /// ready unheld hetzner machine with <c>FOR UPDATE SKIP LOCKED</c>, mark it in use, relate the agent to it, write
     /// the <see cref="MachineClaimed"/> outbox row. The event carries the same ids as in every phase.
     /// </summary>
-    private const string ClaimSql = """
+    private static string ClaimSql(string relation) => $$"""
         WITH agent AS (
             SELECT id FROM agents
-            WHERE id = @agent_id AND machine_ref IS NULL AND (@is_operator OR user_id = @user_id)
+            WHERE id = @agent_id AND {{relation}} IS NULL AND (@is_operator OR user_id = @user_id)
             FOR UPDATE
         ), picked AS (
             UPDATE machines SET status = 'in_use', last_seen_at = @now
             WHERE id = (
                 SELECT m.id FROM machines m
                 WHERE m.type = 'hetzner' AND m.status = 'ready' AND EXISTS (SELECT 1 FROM agent)
-                  AND NOT EXISTS (SELECT 1 FROM agents x WHERE x.machine_ref = m.id)
+                  AND NOT EXISTS (SELECT 1 FROM agents x WHERE x.{{relation}} = m.id)
                 ORDER BY m.created_at, m.id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED)
             RETURNING id, legacy_id, ipv4
         ), claimed AS (
-            UPDATE agents a SET machine_ref = p.id, status = 'active', updated_at = @now
+            UPDATE agents a SET {{relation}} = p.id, status = 'active', updated_at = @now
             FROM picked p
             WHERE a.id = @agent_id
             RETURNING a.id, a.name, a.user_id, a.status, a.created_at, a.updated_at, p.legacy_id, p.ipv4, p.id AS ref
@@ -59,7 +59,7 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
 
     public async Task<ClaimedRow?> ClaimPoolAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
-        await using var command = ClaimCommands.Create(db, ClaimSql, request);
+        await using var command = ClaimCommands.Create(db, ClaimSql(db.AgentRelationColumnName()), request);
         await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))

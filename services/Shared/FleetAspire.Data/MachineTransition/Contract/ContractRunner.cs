@@ -58,7 +58,7 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
     }
 
     /// <summary>
-    /// Applies every owed step in order; returns the names applied by this call. <paramref name="pause"/> is waited
+    /// Applies owed steps in order, up to and including the next barrier; returns the names applied by this call. <paramref name="pause"/> is waited
     /// after each step (operators may pace the contract to watch it); lock timeouts back off and retry without limit.
     /// </summary>
     public async Task<IReadOnlyList<string>> ApplyOwedAsync(TimeSpan pause, CancellationToken cancellationToken)
@@ -74,6 +74,12 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
                     if (await TryApplyAsync(step, cancellationToken))
                     {
                         applied.Add(step.Name);
+                    }
+
+                    if (step.Barrier)
+                    {
+                        // The caller waits for every instance to take the barrier's epoch before the next step.
+                        return applied;
                     }
 
                     break;

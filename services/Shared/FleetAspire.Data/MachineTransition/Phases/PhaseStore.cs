@@ -12,6 +12,9 @@ public sealed record PhaseState(TransitionPhase Phase, long Epoch, DateTimeOffse
     /// straddle the flip back can be planned for legacy (<see cref="PhaseStore.PrepareRollbackAsync"/>).
     /// </summary>
     public bool LegacyModel { get; init; }
+
+    /// <summary>Set by the contract's rename barrier: contexts map the relation to <c>agents.machine_id</c> from then on.</summary>
+    public bool RelationRenamed { get; init; }
 }
 
 public sealed record InstanceRegistration(string InstanceId, string Service, string Build, IReadOnlyList<string> Capabilities);
@@ -53,7 +56,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     private static async Task<PhaseState> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, CancellationToken cancellationToken, bool forUpdate = false)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT phase, epoch, since, changed_by, legacy_model FROM migration_phase WHERE id = 1" + (forUpdate ? " FOR UPDATE" : ""), connection, tx);
+            "SELECT phase, epoch, since, changed_by, legacy_model, relation_renamed FROM migration_phase WHERE id = 1" + (forUpdate ? " FOR UPDATE" : ""), connection, tx);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
@@ -63,6 +66,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
         return new PhaseState(Enum.Parse<TransitionPhase>(reader.GetString(0)), reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3))
         {
             LegacyModel = reader.GetBoolean(4),
+            RelationRenamed = reader.GetBoolean(5),
         };
     }
 
