@@ -175,7 +175,7 @@ public static class ContractSql
             DROP TRIGGER IF EXISTS agents_relation_sync ON agents;
             DROP FUNCTION IF EXISTS fleet_agents_relation_sync();
             ALTER TABLE agents DROP COLUMN IF EXISTS machine_ref;
-            """, $"agents {AccessExclusive}", "machines SHARE ROW EXCLUSIVE"), // the column's foreign key: its triggers on machines go too
+            """, $"agents {AccessExclusive}", $"machines {AccessExclusive}"), // dropping the column's foreign key drops its triggers on machines
     ];
 
     /// <summary>
