@@ -74,6 +74,8 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
         await using var snapshots = new FleetServiceFactory<SnapshotResponse>(database, vhost, ServiceSettings);
         var control = new FleetServiceFactory<MigrationStatus>(database, amqpUri: null, ControlSettings);
         HttpClient Ops() => control.ClientFor(TestTokens.Operator());
+        // Cancelled on the way out however the walk ends: a failed walk must not leave its writers loading the next one.
+        using var stop = new CancellationTokenSource();
         try
         {
             _ = agentsA.Server;
@@ -88,7 +90,6 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             var writers = Enumerable.Range(0, Writers).Select(w => new LoadWriter(w, AgentsPerWriter,
                 [agentsA.ClientFor(TestTokens.User($"w{w}")), agentsB.ClientFor(TestTokens.User($"w{w}"))],
                 [machines.ClientFor(TestTokens.User($"w{w}"))], snapshots.ClientFor(TestTokens.User($"w{w}")), statuses)).ToList();
-            using var stop = new CancellationTokenSource();
             var load = writers.Select(writer => Task.Run(() => writer.RunAsync(stop.Token))).ToArray();
             var steps = new List<string>();
 
@@ -118,9 +119,14 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
                     steps.Add($"backfill killed at {before.RowsDone}/{before.RowsTotal} ({before.Step})");
                 }
 
-                await Eventually.TrueAsync(async () => (await Ops().GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill.State == BackfillStates.Done,
-                    TimeSpan.FromMinutes(3), "the backfill did not finish");
-                steps.Add("backfill done");
+                BackfillProgress? last = null;
+                await Eventually.TrueAsync(async () =>
+                    {
+                        last = (await Ops().GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill;
+                        return last.State == BackfillStates.Done;
+                    }, TimeSpan.FromMinutes(3),
+                    () => $"the backfill did not finish (last seen: {last?.State} at {last?.Step}, {last?.RowsDone}/{last?.RowsTotal}, error: {last?.Error})");
+                steps.Add($"backfill done ({(last!.FinishedAt - last.StartedAt)?.TotalSeconds:0.#} s)");
             }
 
             async Task VerifyCleanAsync(string when)
@@ -265,6 +271,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
         }
         finally
         {
+            await stop.CancelAsync();
             await control.DisposeAsync();
         }
     }

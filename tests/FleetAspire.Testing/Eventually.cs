@@ -28,14 +28,18 @@ public static class Eventually
     }
 
     /// <summary>Polls <paramref name="probe"/> until it returns true; fails with <paramref name="because"/> after the deadline.</summary>
-    public static async Task TrueAsync(Func<Task<bool>> probe, TimeSpan timeout, string because)
+    public static Task TrueAsync(Func<Task<bool>> probe, TimeSpan timeout, string because) =>
+        TrueAsync(probe, timeout, () => because);
+
+    /// <summary>As above; <paramref name="because"/> is asked at the deadline, so it can say what the probe saw last.</summary>
+    public static async Task TrueAsync(Func<Task<bool>> probe, TimeSpan timeout, Func<string> because)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await probe())
         {
             if (DateTime.UtcNow >= deadline)
             {
-                throw new TimeoutException($"{because} within {timeout.TotalSeconds:0.#} s");
+                throw new TimeoutException($"{because()} within {timeout.TotalSeconds:0.#} s");
             }
 
             await Task.Delay(Interval);

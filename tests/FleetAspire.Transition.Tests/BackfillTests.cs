@@ -232,6 +232,99 @@ public sealed class BackfillTests
             """));
     }
 
+    [Fact]
+    public async Task A_row_held_by_a_long_writer_stops_only_itself_and_the_run_waits_for_it_instead_of_failing()
+    {
+        var (database, _, source) = await SeededAsync("bfheldrow");
+        await using var _1 = source;
+        var backfill = new MachineBackfill(source, new BackfillOptions { BatchSize = 500, Pause = TimeSpan.Zero, LockTimeout = TimeSpan.FromMilliseconds(50) });
+        // A writer sits on the third parked machine (ids in order: pm_badip, pm_inflight, pm_launching, pm_ready).
+        await using var holder = await source.OpenConnectionAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var take = new NpgsqlCommand("SELECT 1 FROM parked_machines WHERE id = 'pm_launching' FOR UPDATE", holder, hold))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        await backfill.StartAsync(CancellationToken.None);
+        var run = backfill.RunAsync(CancellationToken.None);
+        // The batch shrank down to the rows in front of the held one and copied them; the run is still running.
+        await Eventually.TrueAsync(async () => await backfill.ProgressAsync(CancellationToken.None) is
+            { State: BackfillStates.Running, Step: "parked_machines", RowsDone: 2 }, TimeSpan.FromSeconds(30), "the rows before the held one were not copied");
+        Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM machines WHERE id = 'mh_1002'"));
+        // It keeps coming back to the held row, and neither fails nor skips it.
+        await Eventually.TrueAsync(async () => await Sql.ScalarAsync(database,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") > 0,
+            TimeSpan.FromSeconds(30), "the backfill never waited on the held row");
+        Assert.False(run.IsCompleted, "the run gave up while a writer held a row");
+
+        await hold.CommitAsync();
+        var progress = await run;
+
+        Assert.Equal(BackfillStates.Done, progress.State);
+        Assert.Null(progress.Error);
+        Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM machines WHERE id = 'mh_1002'"));
+    }
+
+    [Fact]
+    public async Task The_catch_up_finishes_while_dual_written_changes_keep_arriving()
+    {
+        var (database, backfill, source) = await SeededAsync("bfsteadyload", batchSize: 500);
+        await using var _ = source;
+        await backfill.StartAsync(CancellationToken.None);
+        // Old code's write inside the run's window: the catch-up must still copy it.
+        await Sql.ExecuteAsync(database, "UPDATE parked_machines SET ipv4 = '10.1.7.7' WHERE id = 'pm_ready'");
+
+        // Heartbeats of services in DualWrite: every one lands in the change log, none needs copying, and they never stop.
+        using var stop = new CancellationTokenSource();
+        var committed = 0L;
+        var writers = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            await using var connection = await source.OpenConnectionAsync();
+            while (!stop.IsCancellationRequested)
+            {
+                await using var command = new NpgsqlCommand($"""
+                    BEGIN;
+                    SET LOCAL fleet.writer = 'fleetaspire/machines{MachineBackfill.WritesMachineSuffix}';
+                    INSERT INTO machine_health_checks (agent_id, machine_id, outcome, checked_at) VALUES ('agt_pool', '2001', 'healthy', now());
+                    COMMIT;
+                    """, connection);
+                await command.ExecuteNonQueryAsync();
+                Interlocked.Increment(ref committed);
+            }
+        })).ToArray();
+        try
+        {
+            await Eventually.TrueAsync(() => Task.FromResult(Interlocked.Read(ref committed) > 200), TimeSpan.FromSeconds(30),
+                "the heartbeat writers did not get going");
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            BackfillProgress progress;
+            try
+            {
+                progress = await backfill.RunAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                progress = await backfill.ProgressAsync(CancellationToken.None);
+                Assert.Fail($"the run did not finish within 60 s under dual-write load (at {progress.Step}, {Interlocked.Read(ref committed)} heartbeats)");
+                throw;
+            }
+
+            Assert.Equal(BackfillStates.Done, progress.State);
+            // The load was still on when the run finished: it did not wait for a quiet moment.
+            var atDone = Interlocked.Read(ref committed);
+            await Eventually.TrueAsync(() => Task.FromResult(Interlocked.Read(ref committed) > atDone), TimeSpan.FromSeconds(10),
+                "the writers had stopped");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(writers);
+        }
+
+        Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM machines WHERE id = 'mh_1001' AND ipv4 = '10.1.7.7'"));
+    }
+
     private static async Task<string> FingerprintAsync(string database)
     {
         await using var connection = new NpgsqlConnection(database);

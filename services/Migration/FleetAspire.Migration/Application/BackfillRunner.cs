@@ -30,6 +30,11 @@ public sealed partial class BackfillRunner(MachineBackfill backfill, ILogger<Bac
             {
                 return;
             }
+            catch (Npgsql.NpgsqlException ex) when (ex.IsTransient)
+            {
+                // The run is still 'running' at its last checkpoint: the next tick resumes it.
+                LogRunInterrupted(logger, ex.GetType().Name);
+            }
             catch (Exception ex)
             {
                 LogRunFailed(logger, ex.GetType().Name);
@@ -38,6 +43,9 @@ public sealed partial class BackfillRunner(MachineBackfill backfill, ILogger<Bac
             await _wake.WaitAsync(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backfill run interrupted ({ExceptionType}); it resumes from its checkpoint")]
+    private static partial void LogRunInterrupted(ILogger logger, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Backfill run failed ({ExceptionType}); its checkpoint records the error")]
     private static partial void LogRunFailed(ILogger logger, string exceptionType);

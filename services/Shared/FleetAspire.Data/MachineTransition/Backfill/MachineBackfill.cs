@@ -66,7 +66,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
     ];
 
     private const string CatchUpStep = "catch_up";
-    private const int MaxContendedRetries = 50;
+    private static readonly TimeSpan MaxContendedBackoff = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// (Re)starts from the beginning. The change-log position is taken first, so every write from here on is caught
@@ -152,6 +152,9 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             }
         }
 
+        // Under contention the batch shrinks (halved per retry, down to one row) and grows back after each success: a
+        // smaller batch waits on fewer rows, and one row's lock is held only for its writer's short transaction.
+        var batchSize = options.BatchSize;
         var contended = 0;
         try
         {
@@ -167,16 +170,21 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
                 try
                 {
                     more = progress.Step == CatchUpStep
-                        ? await CatchUpBatchAsync(cancellationToken)
-                        : await CopyBatchAsync(progress.Step, cancellationToken);
+                        ? await CatchUpBatchAsync(batchSize, cancellationToken)
+                        : await CopyBatchAsync(progress.Step, batchSize, cancellationToken);
                     contended = 0;
+                    batchSize = Math.Min(options.BatchSize, batchSize * 2);
                 }
                 catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected
-                                                       or PostgresErrorCodes.SerializationFailure && contended < MaxContendedRetries)
+                                                       or PostgresErrorCodes.SerializationFailure)
                 {
-                    // A writer holds a row this batch wants: the batch rolled back whole; back off and redo it.
+                    // A writer holds a row this batch wants: the batch rolled back whole; back off and redo it, smaller.
+                    // Never given up for contention: a busy fleet slows the backfill down, it does not stop it (a CI
+                    // run on a slower machine turned 50 contended retries in a row into a failed run).
                     contended++;
-                    await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(10, 50) * contended), cancellationToken);
+                    batchSize = Math.Max(1, batchSize / 2);
+                    var backoff = TimeSpan.FromMilliseconds(Random.Shared.Next(10, 50) * contended);
+                    await Task.Delay(backoff < MaxContendedBackoff ? backoff : MaxContendedBackoff, cancellationToken);
                     continue;
                 }
 
@@ -186,8 +194,10 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
                 }
             }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException and not NpgsqlException { IsTransient: true })
         {
+            // A lost connection (a database restart) is not a failure of the run: it stays 'running' and the caller's
+            // next attempt resumes it from the checkpoint, under a fresh session lock.
             await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
             await using var fail = new NpgsqlCommand("UPDATE migration_backfill SET state = 'failed', error = @e, updated_at = now() WHERE id = 1", connection);
             fail.Parameters.AddWithValue("e", ex.GetType().Name + ": " + ex.Message);
@@ -196,13 +206,20 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
         }
         finally
         {
-            await using var unlock = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", lockConnection);
-            await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+            try
+            {
+                await using var unlock = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", lockConnection);
+                await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+            catch (NpgsqlException)
+            {
+                // The session is gone, and its lock with it.
+            }
         }
     }
 
     /// <summary>One keyset batch of one step, its dirty rows and the checkpoint, in one transaction.</summary>
-    private async Task<bool> CopyBatchAsync(string stepName, CancellationToken cancellationToken)
+    private async Task<bool> CopyBatchAsync(string stepName, int batchSize, CancellationToken cancellationToken)
     {
         var index = Array.FindIndex(Steps, s => s.Name == stepName);
         var step = Steps[index];
@@ -215,10 +232,10 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             : "id > @cursor ORDER BY id LIMIT @batch";
         await using var batch = new NpgsqlCommand(step.Sql.Replace("{source}", source, StringComparison.Ordinal), connection, tx);
         batch.Parameters.AddWithValue("cursor", cursor);
-        batch.Parameters.AddWithValue("batch", options.BatchSize);
+        batch.Parameters.AddWithValue("batch", batchSize);
         var (count, last) = await ReadCountAndLastAsync(batch, cancellationToken);
 
-        var finished = count < options.BatchSize;
+        var finished = count < batchSize;
         var next = finished ? (index + 1 < Steps.Length ? Steps[index + 1].Name : CatchUpStep) : step.Name;
         await using var checkpoint = new NpgsqlCommand("""
             UPDATE migration_backfill SET step = @step, cursor_id = @cursor, rows_done = rows_done + @count, updated_at = now() WHERE id = 1
@@ -233,9 +250,9 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
 
     /// <summary>
     /// Applies one batch of the change log: every legacy row changed since the run started is re-read and re-copied
-    /// (or its machine removed when its source is gone). Done when a batch finds nothing newer.
+    /// (or its machine removed when its source is gone). Done when no change beyond the cursor needs copying.
     /// </summary>
-    private async Task<bool> CatchUpBatchAsync(CancellationToken cancellationToken)
+    private async Task<bool> CatchUpBatchAsync(int batchSize, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
@@ -258,7 +275,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
         {
             read.Parameters.AddWithValue("txid", fromTxid);
             read.Parameters.AddWithValue("id", fromId);
-            read.Parameters.AddWithValue("batch", options.BatchSize);
+            read.Parameters.AddWithValue("batch", batchSize);
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -274,13 +291,17 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             }
         }
 
-        if ((lastTxid, lastId) == (fromTxid, fromId))
+        if (changes.Count == 0)
         {
-            // Nothing finished is left behind the cursor. Done only if no unfinished transaction has written either.
+            // Nothing in this batch needs copying. Done when nothing beyond the cursor will either — committed rows
+            // behind an older transaction still in flight included. Rows that need no catch-up (dual-written, the
+            // backfill's own) never hold the run open: under steady dual-write load they keep arriving, and waiting
+            // for a moment with none at all could take forever on a busy database (a CI run found exactly that).
             var pending = await ScalarAsync<bool>(connection, tx, $"""
-                SELECT EXISTS (SELECT 1 FROM legacy_changes WHERE (txid, id) > ({fromTxid}, {fromId})
+                SELECT EXISTS (SELECT 1 FROM legacy_changes WHERE (txid, id) > ({lastTxid}, {lastId})
                               AND writer IS DISTINCT FROM '{Writer}' AND coalesce(writer, '') NOT LIKE '%{WritesMachineSuffix}')
                 """, cancellationToken);
+            await CheckpointChangeCursorAsync(connection, tx, lastTxid, lastId, cancellationToken);
             if (!pending)
             {
                 await using var done = new NpgsqlCommand(
@@ -289,7 +310,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             }
 
             await tx.CommitAsync(cancellationToken);
-            if (pending)
+            if (pending && (lastTxid, lastId) == (fromTxid, fromId))
             {
                 // Only unfinished transactions are ahead: give them a moment instead of spinning.
                 await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
@@ -322,13 +343,19 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             await remove.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using var checkpoint = new NpgsqlCommand(
-            "UPDATE migration_backfill SET change_cursor_txid = @txid, change_cursor_id = @id, updated_at = now() WHERE id = 1", connection, tx);
-        checkpoint.Parameters.AddWithValue("txid", lastTxid);
-        checkpoint.Parameters.AddWithValue("id", lastId);
-        await checkpoint.ExecuteNonQueryAsync(cancellationToken);
+        await CheckpointChangeCursorAsync(connection, tx, lastTxid, lastId, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return true;
+    }
+
+    private static async Task CheckpointChangeCursorAsync(NpgsqlConnection connection, NpgsqlTransaction tx, long txid, long id,
+        CancellationToken cancellationToken)
+    {
+        await using var checkpoint = new NpgsqlCommand(
+            "UPDATE migration_backfill SET change_cursor_txid = @txid, change_cursor_id = @id, updated_at = now() WHERE id = 1", connection, tx);
+        checkpoint.Parameters.AddWithValue("txid", txid);
+        checkpoint.Parameters.AddWithValue("id", id);
+        await checkpoint.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task SetStateAsync(string to, string from, CancellationToken cancellationToken)
