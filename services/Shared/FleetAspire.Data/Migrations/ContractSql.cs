@@ -10,6 +10,14 @@ public sealed record ContractStep(int Position, string Name, string Sql, params 
     /// epoch it started, and for the requests already in flight.
     /// </summary>
     public bool Barrier { get; init; }
+
+    /// <summary>
+    /// Rows per transaction for a step that rewrites rows rather than the schema (0: the step is one transaction). Its
+    /// <see cref="Sql"/> takes <c>@after</c> (the last key done, '' at first) and <c>@limit</c> and returns the rows
+    /// it covered and the last key; the step is recorded done with the batch that covers fewer than the limit. Row
+    /// locks held for one batch, not for the whole table: writers wait for a batch at most.
+    /// </summary>
+    public int BatchSize { get; init; }
 }
 
 /// <summary>
@@ -154,8 +162,13 @@ public static class ContractSql
             CREATE TRIGGER agents_relation_sync BEFORE INSERT OR UPDATE ON agents
                 FOR EACH ROW EXECUTE FUNCTION fleet_agents_relation_sync();
             """, $"agents {AccessExclusive}"),
-        new(position + 1, "agents-relation-column-copy",
-            "UPDATE agents SET machine_id = machine_ref WHERE machine_id IS DISTINCT FROM machine_ref;"),
+        // Keyset batches in key order; rows behind the cursor stay in step by the trigger above.
+        new(position + 1, "agents-relation-column-copy", """
+            WITH batch AS (SELECT id FROM agents WHERE id > @after ORDER BY id LIMIT @limit),
+                 copied AS (UPDATE agents a SET machine_id = a.machine_ref FROM batch b
+                            WHERE a.id = b.id AND a.machine_id IS DISTINCT FROM a.machine_ref)
+            SELECT count(*), max(id) FROM batch;
+            """) { BatchSize = 2000 },
         new(position + 2, "agents-relation-column-unique",
             "CREATE UNIQUE INDEX IF NOT EXISTS ix_agents_machine_id ON agents (machine_id);", "agents SHARE"),
         new(position + 3, "agents-relation-column-foreign-key", """

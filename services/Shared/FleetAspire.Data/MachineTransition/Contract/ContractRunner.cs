@@ -9,7 +9,8 @@ public sealed record ContractStepState(int Position, string Name, DateTimeOffset
 /// <summary>
 /// Applies the contract set (<see cref="ContractSql.Steps"/>): each step in its own transaction under
 /// <c>lock_timeout = '2s'</c>, recorded in that same transaction, so a step is applied exactly once and a runner
-/// stopped anywhere resumes at the first unfinished step.
+/// stopped anywhere resumes at the first unfinished step. A step that rewrites rows
+/// (<see cref="ContractStep.BatchSize"/>) runs in keyset batches, one transaction each, and is recorded with its last.
 /// </summary>
 /// <remarks>
 /// With writers active, a step first takes every table lock its DDL needs, waiting at most
@@ -23,6 +24,8 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
 
     /// <summary>How long a step waits for its table locks before it steps back and tries again.</summary>
     public static readonly TimeSpan LockAttempt = TimeSpan.FromMilliseconds(50);
+
+    private enum Outcome { Applied, AppliedElsewhere, MoreBatches }
 
     /// <summary>Records every step as owed; called in the flip's transaction so the phase and the debt commit together.</summary>
     public static async Task ScheduleAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
@@ -67,11 +70,21 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
         foreach (var owed in (await StatusAsync(cancellationToken)).Where(s => s.FinishedAt is null))
         {
             var step = ContractSql.Steps.Single(s => s.Position == owed.Position);
+            // A batched step starts over from the first key after a restart: batches already done find nothing to
+            // change, and the trigger keeps the rows behind the cursor in step.
+            var (after, batchSize) = (string.Empty, step.BatchSize);
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    if (await TryApplyAsync(step, cancellationToken))
+                    var (outcome, last) = await TryApplyAsync(step, after, batchSize, cancellationToken);
+                    if (outcome == Outcome.MoreBatches)
+                    {
+                        (after, batchSize, attempt) = (last!, Math.Min(step.BatchSize, batchSize * 2), 0);
+                        continue;
+                    }
+
+                    if (outcome == Outcome.Applied)
                     {
                         applied.Add(step.Name);
                     }
@@ -86,6 +99,8 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
                 }
                 catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected)
                 {
+                    // A batch that met a writer's row lock is redone smaller: fewer rows to wait on.
+                    batchSize = Math.Max(1, batchSize / 2);
                     await RecordFailureAsync(step, ex.MessageText, cancellationToken);
                     await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * attempt) + Random.Shared.Next(50)), time, cancellationToken);
                 }
@@ -105,8 +120,11 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
         return applied;
     }
 
-    /// <summary>One step and its record, one transaction. False when another runner finished it first.</summary>
-    private async Task<bool> TryApplyAsync(ContractStep step, CancellationToken cancellationToken)
+    /// <summary>
+    /// One step and its record, one transaction — or, for a batched step, one batch, and the record with the last one.
+    /// </summary>
+    private async Task<(Outcome Outcome, string? Last)> TryApplyAsync(ContractStep step, string after, int batchSize,
+        CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
@@ -117,8 +135,21 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
             claim.Parameters.AddWithValue("position", step.Position);
             if (await claim.ExecuteScalarAsync(cancellationToken) is true)
             {
-                return false;
+                return (Outcome.AppliedElsewhere, null);
             }
+        }
+
+        if (step.BatchSize > 0)
+        {
+            var (covered, last) = await ApplyBatchAsync(step, connection, tx, after, batchSize, cancellationToken);
+            if (covered == batchSize)
+            {
+                await tx.CommitAsync(cancellationToken);
+                return (Outcome.MoreBatches, last);
+            }
+
+            await RecordDoneAsync(step, connection, tx, cancellationToken);
+            return (Outcome.Applied, last);
         }
 
         if (step.Locks.Length > 0)
@@ -137,6 +168,32 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
             await apply.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        await RecordDoneAsync(step, connection, tx, cancellationToken);
+        return (Outcome.Applied, null);
+    }
+
+    /// <summary>
+    /// One batch of a row-rewriting step. Its row locks are waited for at most <see cref="LockAttempt"/>: a writer's
+    /// row costs the batch a retry, never the writer a deadlock.
+    /// </summary>
+    private static async Task<(long Covered, string? Last)> ApplyBatchAsync(ContractStep step, NpgsqlConnection connection, NpgsqlTransaction tx,
+        string after, int batchSize, CancellationToken cancellationToken)
+    {
+        await using (var yieldToWriters = new NpgsqlCommand($"SET LOCAL lock_timeout = '{(int)LockAttempt.TotalMilliseconds}ms'", connection, tx))
+        {
+            await yieldToWriters.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var batch = new NpgsqlCommand(step.Sql, connection, tx) { CommandTimeout = 0 };
+        batch.Parameters.AddWithValue("after", after);
+        batch.Parameters.AddWithValue("limit", batchSize);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1));
+    }
+
+    private static async Task RecordDoneAsync(ContractStep step, NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
+    {
         await using (var done = new NpgsqlCommand("""
             UPDATE migration_contract_steps SET started_at = coalesce(started_at, now()), finished_at = now(),
                 attempts = attempts + 1, last_error = NULL
@@ -148,7 +205,6 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
         }
 
         await tx.CommitAsync(cancellationToken);
-        return true;
     }
 
     private async Task RecordFailureAsync(ContractStep step, string error, CancellationToken cancellationToken)
