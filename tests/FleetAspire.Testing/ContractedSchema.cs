@@ -41,5 +41,8 @@ public static class ContractedSchema
             "SELECT count(*) FROM pg_constraint WHERE conname = 'fk_agents_machines_machine_id' AND contype = 'f' AND convalidated AND confdeltype = 'n'"));
         Assert.Equal(0, await Sql.ScalarAsync(database,
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'agents' AND column_name = 'machine_ref'"));
+        // One agent per machine, by an index built concurrently (valid: not an attempt cut short).
+        Assert.Equal(1, await Sql.ScalarAsync(database,
+            "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('ix_agents_machine_id') AND indisunique AND indisvalid"));
     }
 }

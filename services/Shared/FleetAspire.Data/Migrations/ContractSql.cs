@@ -18,6 +18,13 @@ public sealed record ContractStep(int Position, string Name, string Sql, params 
     /// locks held for one batch, not for the whole table: writers wait for a batch at most.
     /// </summary>
     public int BatchSize { get; init; }
+
+    /// <summary>
+    /// The index a step builds with <c>CREATE INDEX CONCURRENTLY</c> — writers go on meanwhile, but it cannot run in
+    /// a transaction: the step runs on its own (one runner at a time), an invalid index left by an attempt cut short is
+    /// dropped before the next, and the step is recorded once the index is valid.
+    /// </summary>
+    public string? ConcurrentIndex { get; init; }
 }
 
 /// <summary>
@@ -170,7 +177,7 @@ public static class ContractSql
             SELECT count(*), max(id) FROM batch;
             """) { BatchSize = 2000 },
         new(position + 2, "agents-relation-column-unique",
-            "CREATE UNIQUE INDEX IF NOT EXISTS ix_agents_machine_id ON agents (machine_id);", "agents SHARE"),
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ix_agents_machine_id ON agents (machine_id);") { ConcurrentIndex = "ix_agents_machine_id" },
         new(position + 3, "agents-relation-column-foreign-key", """
             ALTER TABLE agents ADD CONSTRAINT fk_agents_machines_machine_id
                 FOREIGN KEY (machine_id) REFERENCES machines (id) ON DELETE SET NULL NOT VALID;

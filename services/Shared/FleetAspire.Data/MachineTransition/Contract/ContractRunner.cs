@@ -25,7 +25,10 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
     /// <summary>How long a step waits for its table locks before it steps back and tries again.</summary>
     public static readonly TimeSpan LockAttempt = TimeSpan.FromMilliseconds(50);
 
-    private enum Outcome { Applied, AppliedElsewhere, MoreBatches }
+    private enum Outcome { Applied, AppliedElsewhere, MoreBatches, Busy }
+
+    /// <summary>Session advisory lock (with the step's position) for a step that runs outside a transaction.</summary>
+    private const int OutsideTransactionLockKey = 0x636F6E74; // "cont"
 
     /// <summary>Records every step as owed; called in the flip's transaction so the phase and the debt commit together.</summary>
     public static async Task ScheduleAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
@@ -77,7 +80,16 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
             {
                 try
                 {
-                    var (outcome, last) = await TryApplyAsync(step, after, batchSize, cancellationToken);
+                    var (outcome, last) = step.ConcurrentIndex is null
+                        ? await TryApplyAsync(step, after, batchSize, cancellationToken)
+                        : (await TryBuildIndexAsync(step, cancellationToken), null);
+                    if (outcome == Outcome.Busy)
+                    {
+                        await RecordFailureAsync(step, "another runner is applying this step", cancellationToken);
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * attempt) + Random.Shared.Next(50)), time, cancellationToken);
+                        continue;
+                    }
+
                     if (outcome == Outcome.MoreBatches)
                     {
                         (after, batchSize, attempt) = (last!, Math.Min(step.BatchSize, batchSize * 2), 0);
@@ -170,6 +182,65 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
 
         await RecordDoneAsync(step, connection, tx, cancellationToken);
         return (Outcome.Applied, null);
+    }
+
+    /// <summary>
+    /// A concurrently built index: outside any transaction, so no row lock can claim the step — a session advisory lock
+    /// does. Idempotent: an invalid index (an attempt cancelled or timed out half-way) is dropped and built again.
+    /// </summary>
+    private async Task<Outcome> TryBuildIndexAsync(ContractStep step, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (!await ScalarAsync<bool>(connection, $"SELECT pg_try_advisory_lock({OutsideTransactionLockKey}, {step.Position})", cancellationToken))
+        {
+            return Outcome.Busy;
+        }
+
+        try
+        {
+            if (await ScalarAsync<bool>(connection, $"SELECT finished_at IS NOT NULL FROM migration_contract_steps WHERE position = {step.Position}",
+                    cancellationToken))
+            {
+                return Outcome.AppliedElsewhere;
+            }
+
+            var index = step.ConcurrentIndex!;
+            if (await ScalarAsync<bool>(connection,
+                    $"SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('{index}') AND NOT indisvalid)", cancellationToken))
+            {
+                await ExecuteAsync(connection, $"DROP INDEX CONCURRENTLY IF EXISTS {index}", cancellationToken);
+            }
+
+            await ExecuteAsync(connection, $"SET lock_timeout = '{(int)LockTimeout.TotalMilliseconds}ms'", cancellationToken);
+            await ExecuteAsync(connection, step.Sql, cancellationToken);
+            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+            await RecordDoneAsync(step, connection, tx, cancellationToken);
+            return Outcome.Applied;
+        }
+        finally
+        {
+            try
+            {
+                await ExecuteAsync(connection, $"RESET lock_timeout; SELECT pg_advisory_unlock({OutsideTransactionLockKey}, {step.Position})",
+                    CancellationToken.None);
+            }
+            catch (NpgsqlException)
+            {
+                // The session is gone, and its lock with it.
+            }
+        }
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>
