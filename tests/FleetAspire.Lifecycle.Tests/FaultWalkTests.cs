@@ -27,6 +27,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
     private const int Writers = 16;
     private const int AgentsPerWriter = 8;
     private const int SeededAgents = 10_000;
+    private const string SeededAgentsOnly = "name <> 'load'"; // the clients' agents are named 'load'
 
     private static readonly Dictionary<string, string?> ServiceSettings = new()
     {
@@ -223,7 +224,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             steps.Add($"{dirty.Count} dirty rows resolved");
             // The seeded agents' relation (no client touches them): the contract copies it, in batches, under the
             // legacy column's name.
-            var relationBefore = await Sql.StringAsync(observer, SeededRelation("machine_ref"));
+            var relationBefore = await Sql.StringAsync(observer, AgentRelation.FingerprintSql("machine_ref", SeededAgentsOnly));
             await Eventually.TrueAsync(async () => (await Ops().GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Phases.Next is
                 { Target: "Contracted", Open: true }, TimeSpan.FromSeconds(60), "the contract's gates did not open");
             using (var contract = await Ops().PostAsJsonAsync("/api/migration/phase",
@@ -251,7 +252,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             steps.Add($"Contracted ({ContractSql.Steps.Count} steps in {tookMs} ms with 300 ms pauses, {attempts} attempts in all" +
                       (faults ? $"; control stopped after {appliedBeforeStop}" : "") + $"; relation copied for {relationBefore!.Split(':')[0]} seeded agents)");
             await ProgressAsync(writers, "Contracted");
-            Assert.Equal(relationBefore, await Sql.StringAsync(observer, SeededRelation("machine_id")));
+            Assert.Equal(relationBefore, await Sql.StringAsync(observer, AgentRelation.FingerprintSql("machine_id", SeededAgentsOnly)));
             Assert.StartsWith("holding=", relationBefore);
             Assert.DoesNotContain("holding=0:", relationBefore);
 
@@ -281,9 +282,6 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
             await control.DisposeAsync();
         }
     }
-
-    private static string SeededRelation(string column) =>
-        $"SELECT 'holding=' || count({column}) || ':' || md5(string_agg(id || '=' || coalesce({column}, ''), ',' ORDER BY id)) FROM agents WHERE name <> 'load'";
 
     /// <summary>Through the API (the legacy columns are gone by now): what each client was told is what is there.</summary>
     private static async Task AcknowledgedWritesFoundAsync(List<LoadWriter> writers, FleetServiceFactory<AgentResponse> agents,

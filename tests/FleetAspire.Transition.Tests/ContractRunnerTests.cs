@@ -11,9 +11,6 @@ namespace FleetAspire.Transition.Tests;
 /// </summary>
 public sealed class ContractRunnerTests
 {
-    private static string Relation(string column) =>
-        $"SELECT 'holding=' || count({column}) || ':' || md5(string_agg(id || '=' || coalesce({column}, ''), ',' ORDER BY id)) FROM agents";
-
     private static async Task OweAsync(string database, IEnumerable<ContractStep> steps)
     {
         foreach (var step in steps)
@@ -32,7 +29,7 @@ public sealed class ContractRunnerTests
         var backfill = new MachineBackfill(source, new BackfillOptions { BatchSize = 5000, Pause = TimeSpan.Zero });
         await backfill.StartAsync(CancellationToken.None);
         Assert.Equal(BackfillStates.Done, (await backfill.RunAsync(CancellationToken.None)).State);
-        var relation = await Sql.StringAsync(database, Relation("machine_ref"));
+        var relation = await Sql.StringAsync(database, AgentRelation.FingerprintSql("machine_ref"));
         Assert.DoesNotContain("holding=0:", relation);
 
         var copy = ContractSql.Steps.Single(s => s.BatchSize > 0);
@@ -44,7 +41,7 @@ public sealed class ContractRunnerTests
         // Every step before the index, the copy among them: batch after batch, the relation under its new name.
         await OweAsync(database, ContractSql.Steps.Where(s => s.Position < index.Position));
         await runner.ApplyOwedAsync(TimeSpan.Zero, CancellationToken.None);
-        Assert.Equal(relation, await Sql.StringAsync(database, Relation("machine_id")));
+        Assert.Equal(relation, await Sql.StringAsync(database, AgentRelation.FingerprintSql("machine_id")));
         Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM migration_contract_steps WHERE position = @p AND finished_at IS NOT NULL",
             ("p", copy.Position)));
 
@@ -68,6 +65,6 @@ public sealed class ContractRunnerTests
             "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('ix_agents_machine_id') AND indisunique AND indisvalid"));
         Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM migration_contract_steps WHERE position = @p AND finished_at IS NOT NULL",
             ("p", index.Position)));
-        Assert.Equal(relation, await Sql.StringAsync(database, Relation("machine_id")));
+        Assert.Equal(relation, await Sql.StringAsync(database, AgentRelation.FingerprintSql("machine_id")));
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;
@@ -19,7 +20,7 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
     /// ready unheld hetzner machine with <c>FOR UPDATE SKIP LOCKED</c>, mark it in use, relate the agent to it, write
     /// the <see cref="MachineClaimed"/> outbox row. The event carries the same ids as in every phase.
     /// </summary>
-    private static string ClaimSql(string relation) => $$"""
+    private static string ClaimSqlFor(string relation) => $$"""
         WITH agent AS (
             SELECT id FROM agents
             WHERE id = @agent_id AND {{relation}} IS NULL AND (@is_operator OR user_id = @user_id)
@@ -57,9 +58,12 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
             : await db.Machines.AsNoTracking().Where(m => m.Id == agent.MachineRef)
                 .Select(m => new HeldMachine(m.LegacyId, m.Type, m.Ipv4, m.Id)).FirstOrDefaultAsync(cancellationToken);
 
+    /// <summary>The claim's text per relation column (two at most), built once: claims are the hot path.</summary>
+    private static readonly ConcurrentDictionary<string, string> ClaimSql = new();
+
     public async Task<ClaimedRow?> ClaimPoolAsync(ClaimRequest request, CancellationToken cancellationToken)
     {
-        await using var command = ClaimCommands.Create(db, ClaimSql(db.AgentRelationColumnName()), request);
+        await using var command = ClaimCommands.Create(db, ClaimSql.GetOrAdd(db.AgentRelationColumnName(), ClaimSqlFor), request);
         await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
