@@ -28,4 +28,7 @@ builder.AddProject<Projects.FleetAspire_OldWriter>(ResourceNames.OldWriter, opti
     .WithReference(infrastructure.Database).WaitForCompletion(migrator)
     .WithExplicitStart();
 
+// A service whose process dies is started again (Aspire does not do it by itself; docs/adr/0017).
+builder.AddServiceSupervisor();
+
 builder.Build().Run();

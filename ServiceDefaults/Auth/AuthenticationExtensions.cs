@@ -29,6 +29,19 @@ public static class AuthenticationExtensions
             {
                 o.MapInboundClaims = false;
                 o.TokenValidationParameters = FleetTokens.ValidationParameters(signingKey);
+                // A token must name who calls: every owner check compares against it, and "" would match rows owned by "".
+                o.Events = new JwtBearerEvents
+                {
+                    OnTokenValidated = context =>
+                    {
+                        if (string.IsNullOrWhiteSpace(context.Principal?.FindFirstValue(FleetTokens.SubjectClaim)))
+                        {
+                            context.Fail("The token has no subject.");
+                        }
+
+                        return Task.CompletedTask;
+                    },
+                };
             });
 
         builder.Services.AddAuthorizationBuilder()

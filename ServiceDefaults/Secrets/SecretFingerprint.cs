@@ -14,17 +14,28 @@ namespace FleetAspire.ServiceDefaults.Secrets;
 public sealed class SecretFingerprint
 {
     public const string KeyConfig = "Secrets:FingerprintKey";
+    private const int SecretBytes = 32;
+    private static readonly byte[] Label = Encoding.UTF8.GetBytes("fleetaspire/sharedKey-fingerprint/v1");
     private readonly byte[] _key;
 
-    public SecretFingerprint(byte[] key)
+    /// <param name="secret">The configured fingerprint secret, or the signing key when none is configured.</param>
+    public SecretFingerprint(string secret)
     {
-        if (key.Length < 32)
+        if (Encoding.UTF8.GetByteCount(secret) < SecretBytes)
         {
-            throw new InvalidOperationException($"'{KeyConfig}' must be at least 32 bytes.");
+            throw new InvalidOperationException($"'{KeyConfig}' must be at least {SecretBytes} bytes.");
         }
 
-        _key = key;
+        // Always derived (HKDF with its own label): neither the configured secret nor the signing key is ever used —
+        // or sent anywhere, such as to PostgreSQL as the verifier's HMAC key — as it is.
+        _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret), outputLength: 32, info: Label);
     }
+
+    /// <summary>
+    /// The derived key itself, for comparisons that must run where the data is (the verifier computes the same HMAC in
+    /// SQL). A copy: nobody can change it.
+    /// </summary>
+    public byte[] Key => (byte[])_key.Clone();
 
     /// <summary>"hmac-sha256:" + the first 128 bits in hex: enough to tell keys apart, short enough to read.</summary>
     public string Of(string secret)
@@ -36,17 +47,9 @@ public sealed class SecretFingerprint
 
     public static IHostApplicationBuilder AddSecretFingerprint(IHostApplicationBuilder builder)
     {
-        var configured = builder.Configuration[KeyConfig];
-        var key = configured is not null
-            ? Encoding.UTF8.GetBytes(configured)
-            // Without a configured secret, derive one from the signing key (HKDF with its own label), so the two
-            // purposes never share key material directly.
-            : HKDF.DeriveKey(HashAlgorithmName.SHA256,
-                Encoding.UTF8.GetBytes(builder.Configuration[Names.AuthNames.SigningKeyConfig]
-                    ?? throw new InvalidOperationException($"Configure '{KeyConfig}'.")),
-                outputLength: 32,
-                info: Encoding.UTF8.GetBytes("fleetaspire/sharedKey-fingerprint/v1"));
-        builder.Services.AddSingleton(new SecretFingerprint(key));
+        var secret = builder.Configuration[KeyConfig] ?? builder.Configuration[Names.AuthNames.SigningKeyConfig]
+            ?? throw new InvalidOperationException($"Configure '{KeyConfig}'.");
+        builder.Services.AddSingleton(new SecretFingerprint(secret));
         return builder;
     }
 }

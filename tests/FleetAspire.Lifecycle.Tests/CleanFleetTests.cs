@@ -46,7 +46,7 @@ public sealed class CleanFleetTests(CleanFleet fleet, ITestOutputHelper output) 
         (await ops.PostAsync("/api/migration/backfill/start", null)).EnsureSuccessStatusCode();
         await Eventually.TrueAsync(async () => (await ops.GetFromJsonAsync<MigrationStatus>("/api/migration"))!.Backfill.State == BackfillStates.Done,
             TimeSpan.FromMinutes(3), "the backfill did not finish");
-        Assert.Empty((await ops.GetFromJsonAsync<List<DirtyRow>>("/api/migration/dirty"))!);
+        Assert.Empty(await DirtyReports.AllAsync(ops));
 
         var full = await (await ops.PostAsync("/api/migration/verify", null)).Content.ReadFromJsonAsync<VerificationSummary>();
         Assert.True(full!.Clean, "verifier: " + string.Join(", ", full.OpenByKind.Select(k => $"{k.Key}={k.Value}")));

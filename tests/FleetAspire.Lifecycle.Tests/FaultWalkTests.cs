@@ -213,8 +213,7 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
 
             // The contract: every dirty row the backfill quarantined resolved by a recorded decision, the soak passed,
             // then the one-way flip — and the control service stopped in the middle of the contract set.
-            var dirty = (await Ops().GetFromJsonAsync<List<DirtyRow>>("/api/migration/dirty"))!
-                .Where(d => d.ResolvedAt is null).DistinctBy(d => (d.Entity, d.EntityId)).ToList();
+            var dirty = (await DirtyReports.AllAsync(Ops(), "state=open")).DistinctBy(d => (d.Entity, d.EntityId)).ToList();
             foreach (var row in dirty)
             {
                 (await Ops().PostAsJsonAsync("/api/migration/dirty/resolve",
@@ -287,31 +286,16 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
     private static async Task AcknowledgedWritesFoundAsync(List<LoadWriter> writers, FleetServiceFactory<AgentResponse> agents,
         FleetServiceFactory<CustomMachineResponse> machines, FleetServiceFactory<SnapshotResponse> snapshots)
     {
+        var lost = new List<string>();
         for (var w = 0; w < writers.Count; w++)
         {
             using var agentsClient = agents.ClientFor(TestTokens.User($"w{w}"));
             using var machinesClient = machines.ClientFor(TestTokens.User($"w{w}"));
             using var snapshotsClient = snapshots.ClientFor(TestTokens.User($"w{w}"));
-            foreach (var (agent, machine) in writers[w].AgentMachines)
-            {
-                Assert.Equal(machine, (await agentsClient.GetFromJsonAsync<AgentResponse>($"/api/agents/{agent}"))!.MachineId);
-            }
-
-            foreach (var custom in writers[w].CustomMachines)
-            {
-                Assert.Equal(HttpStatusCode.OK, (await machinesClient.GetAsync($"/api/machines/custom/{custom}")).StatusCode);
-            }
-
-            foreach (var deleted in writers[w].DeletedCustomMachines)
-            {
-                Assert.Equal(HttpStatusCode.NotFound, (await machinesClient.GetAsync($"/api/machines/custom/{deleted}")).StatusCode);
-            }
-
-            foreach (var snapshot in writers[w].Snapshots)
-            {
-                Assert.Equal(HttpStatusCode.OK, (await snapshotsClient.GetAsync($"/api/snapshots/{snapshot}")).StatusCode);
-            }
+            lost.AddRange((await writers[w].CheckLedgerAsync(agentsClient, machinesClient, snapshotsClient)).Lost);
         }
+
+        Assert.True(lost.Count == 0, $"{lost.Count} acknowledged write(s) lost: {string.Join("; ", lost.Take(20))}");
     }
 
     private static async Task<(long Agents, long Snapshots, long HealthChecks)> CountsAsync(string database) => (

@@ -11,23 +11,31 @@ using FleetAspire.Testing;
 namespace FleetAspire.Lifecycle.Tests;
 
 /// <summary>
-/// One client of the fleet, alternating replicas: claims and releases pool machines on its own agents, registers,
-/// assigns, heartbeats and deletes its own custom machines, snapshots what it holds. It keeps its own record of every
-/// write it got a success for — the truth a test checks the database against. A write whose outcome it could not know
-/// (a 5xx during an injected outage: committed or not) is re-read before the agent is used again.
+/// One client of the fleet, alternating replicas: claims and releases pool machines on its agents, registers, assigns,
+/// heartbeats and deletes its own custom machines, snapshots what it holds. It keeps a ledger of every write it got a
+/// success for — the truth the end of a test checks the fleet against (<see cref="CheckLedgerAsync"/>). A write whose
+/// outcome it could not know (a 5xx, a connection cut by a killed service, a timeout: committed or not) leaves what it
+/// touched unknown until re-read; a re-read is an observation, never counted as an acknowledged write.
 /// </summary>
+/// <param name="seededAgents">Agents that existed before the client started (a legacy fleet's); their state is read first.</param>
 internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] agents, HttpClient[] machines, HttpClient? snapshots,
-    ConcurrentDictionary<int, int> statuses)
+    ConcurrentDictionary<int, int> statuses, IEnumerable<string>? seededAgents = null)
 {
     private readonly Random _random = new(index);
     private readonly List<string> _freeCustom = [];
-    private readonly HashSet<string> _unknown = [];
+    private readonly HashSet<string> _unknown = [.. seededAgents ?? []];
     private readonly Dictionary<string, string> _keys = [];
+    private readonly Dictionary<string, long> _lastHeartbeat = [];
     private int _calls;
     private int _succeeded;
 
+    /// <summary>What each agent holds, as far as this client knows (the last acknowledged write, or the last read).</summary>
     public Dictionary<string, string?> AgentMachines { get; } =
-        Enumerable.Range(0, agentsPerWriter).ToDictionary(i => $"agt_{index}_{i}", _ => (string?)null);
+        Enumerable.Range(0, agentsPerWriter).Select(i => $"agt_{index}_{i}").Concat(seededAgents ?? [])
+            .ToDictionary(id => id, _ => (string?)null);
+
+    /// <summary>Agents whose ledger entry comes from a read, not from a write this client was acknowledged.</summary>
+    public HashSet<string> Observed { get; } = [.. seededAgents ?? []];
 
     /// <summary>Custom machines registered and not deleted (as far as this client was told).</summary>
     public List<string> CustomMachines { get; } = [];
@@ -35,10 +43,14 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
     public List<string> Snapshots { get; } = [];
     public int Succeeded => Volatile.Read(ref _succeeded);
 
-    /// <summary>The SQL that creates this many writers' agents (idle, no machine).</summary>
-    public static string SeedAgents(int writers, int agentsPerWriter) => $"""
+    /// <summary>Writes whose outcome was unknown (5xx, cut connection, timeout) and so were read again.</summary>
+    public int Unknown { get; private set; }
+
+    /// <summary>The SQL that creates this many writers' agents (idle, no machine), owned by <paramref name="userOf"/> (default "w{index}").</summary>
+    public static string SeedAgents(int writers, int agentsPerWriter, Func<int, string>? userOf = null) => $"""
         INSERT INTO agents (id, name, user_id, status, created_at, updated_at)
-        SELECT 'agt_' || w || '_' || i, 'load', 'w' || w, 'idle', now(), now()
+        SELECT 'agt_' || w || '_' || i, 'load', (ARRAY[{string.Join(", ", Enumerable.Range(0, writers).Select(w => $"'{(userOf ?? (x => $"w{x}"))(w)}'"))}])[w + 1],
+               'idle', now(), now()
         FROM generate_series(0, {writers - 1}) w, generate_series(0, {agentsPerWriter - 1}) i;
         """;
 
@@ -58,17 +70,7 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
         while (!stop.IsCancellationRequested)
         {
             var calls = _calls++;
-            var agentsClient = agents[calls % agents.Length];
-            var machinesClient = machines[calls % machines.Length];
-            try
-            {
-                await StepAsync(agentsClient, machinesClient);
-            }
-            catch (HttpRequestException)
-            {
-                // The service itself was unreachable (not an answer): counted apart from status codes.
-                statuses.AddOrUpdate(0, 1, (_, n) => n + 1);
-            }
+            await StepAsync(agents[calls % agents.Length], machines[calls % machines.Length]);
         }
     }
 
@@ -76,75 +78,87 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
     {
         foreach (var agent in _unknown.ToList())
         {
-            using var read = await agentsClient.GetAsync($"/api/agents/{agent}");
-            if (read.IsSuccessStatusCode)
-            {
-                AgentMachines[agent] = (await read.Content.ReadFromJsonAsync<AgentResponse>())!.MachineId;
-                _freeCustom.RemoveAll(m => m == AgentMachines[agent]);
-                _unknown.Remove(agent);
-            }
-            else
+            using var read = await SendAsync(() => agentsClient.GetAsync($"/api/agents/{agent}"), agent: null, count: false);
+            if (read is not { IsSuccessStatusCode: true })
             {
                 return;
             }
+
+            AgentMachines[agent] = (await read.Content.ReadFromJsonAsync<AgentResponse>())!.MachineId;
+            Observed.Add(agent);
+            _freeCustom.RemoveAll(m => m == AgentMachines[agent]);
+            _unknown.Remove(agent);
         }
 
         var idle = AgentMachines.Where(a => a.Value is null).Select(a => a.Key).ToList();
         var holdingPool = AgentMachines.Where(a => a.Value is { } m && !m.StartsWith("cm", StringComparison.Ordinal)).Select(a => a.Key).ToList();
-        var holdingCustom = AgentMachines.Where(a => a.Value is { } m && m.StartsWith("cm", StringComparison.Ordinal)).Select(a => a.Value!).ToList();
+        var holdingCustom = AgentMachines.Where(a => a.Value is { } m && _keys.ContainsKey(m)).Select(a => a.Value!).ToList();
         var roll = _random.Next(100);
         if (roll < 30 && idle.Count > 0)
         {
             var agent = idle[_random.Next(idle.Count)];
-            using var response = await agentsClient.PostAsync($"/api/agents/{agent}/claim", null);
-            if (Record(response.StatusCode, agent))
+            using var response = await SendAsync(() => agentsClient.PostAsync($"/api/agents/{agent}/claim", null), agent);
+            if (Acknowledged(response, agent))
             {
-                AgentMachines[agent] = (await response.Content.ReadFromJsonAsync<AgentResponse>())!.MachineId;
+                Ledger(agent, (await response!.Content.ReadFromJsonAsync<AgentResponse>())!.MachineId);
             }
         }
         else if (roll < 50 && holdingPool.Count > 0)
         {
             var agent = holdingPool[_random.Next(holdingPool.Count)];
-            using var response = await agentsClient.PostAsync($"/api/agents/{agent}/release", null);
-            if (Record(response.StatusCode, agent))
+            using var response = await SendAsync(() => agentsClient.PostAsync($"/api/agents/{agent}/release", null), agent);
+            if (Acknowledged(response, agent))
             {
-                AgentMachines[agent] = null;
+                Ledger(agent, null);
             }
         }
         else if (roll < 58 && snapshots is not null && holdingPool.Count > 0)
         {
-            using var response = await snapshots.PostAsJsonAsync("/api/snapshots", new CreateSnapshotRequest(holdingPool[_random.Next(holdingPool.Count)]));
-            if (Record(response.StatusCode, null))
+            using var response = await SendAsync(() => snapshots.PostAsJsonAsync("/api/snapshots", new CreateSnapshotRequest(holdingPool[_random.Next(holdingPool.Count)])),
+                agent: null);
+            if (Acknowledged(response, null))
             {
-                Snapshots.Add((await response.Content.ReadFromJsonAsync<SnapshotResponse>())!.Id);
+                Snapshots.Add((await response!.Content.ReadFromJsonAsync<SnapshotResponse>())!.Id);
             }
         }
         else if (roll < 66 && holdingCustom.Count > 0)
         {
             var machine = holdingCustom[_random.Next(holdingCustom.Count)];
-            using var response = await HeartbeatAsync(machinesClient, machine, _keys[machine]);
-            Record(response.StatusCode, null);
+            // Heartbeats carry a strictly increasing timestamp per machine (Unix seconds): one per machine per second.
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            if (_lastHeartbeat.GetValueOrDefault(machine) < now)
+            {
+                _lastHeartbeat[machine] = now;
+                using var response = await SendAsync(() => HeartbeatAsync(machinesClient, machine, _keys[machine], now), agent: null);
+                Acknowledged(response, null);
+            }
         }
         else if (roll < 72 && _freeCustom.Count > 0)
         {
             var machine = _freeCustom[_random.Next(_freeCustom.Count)];
-            using var response = await machinesClient.DeleteAsync($"/api/machines/custom/{machine}");
-            if (Record(response.StatusCode, null) || response.StatusCode == HttpStatusCode.NotFound)
+            using var response = await SendAsync(() => machinesClient.DeleteAsync($"/api/machines/custom/{machine}"), agent: null);
+            if (Acknowledged(response, null) || response?.StatusCode == HttpStatusCode.NotFound)
             {
                 _freeCustom.Remove(machine);
                 CustomMachines.Remove(machine);
                 DeletedCustomMachines.Add(machine);
             }
+            else if (response is null || (int)response.StatusCode >= 500)
+            {
+                // Deleted or not: it is neither in the ledger as live nor as gone any more.
+                _freeCustom.Remove(machine);
+                CustomMachines.Remove(machine);
+            }
         }
         else if (roll < 88 || _freeCustom.Count == 0 || idle.Count == 0)
         {
-            var n = CustomMachines.Count + DeletedCustomMachines.Count;
+            var n = CustomMachines.Count + DeletedCustomMachines.Count + _keys.Count;
             var key = $"load-key-{index}-{n}-0123456789";
-            using var response = await machinesClient.PostAsJsonAsync("/api/machines/custom",
-                new { ipv4 = $"172.{16 + index % 16}.{index % 250}.{n % 250}", port = 2000 + n, sharedKey = key });
-            if (Record(response.StatusCode, null))
+            using var response = await SendAsync(() => machinesClient.PostAsJsonAsync("/api/machines/custom",
+                new { ipv4 = $"172.{16 + index % 16}.{index % 250}.{n % 250}", port = 2000 + n, sharedKey = key }), agent: null);
+            if (Acknowledged(response, null))
             {
-                var id = (await response.Content.ReadFromJsonAsync<CustomMachineResponse>())!.Id;
+                var id = (await response!.Content.ReadFromJsonAsync<CustomMachineResponse>())!.Id;
                 CustomMachines.Add(id);
                 _freeCustom.Add(id);
                 _keys[id] = key;
@@ -154,19 +168,48 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
         {
             var machine = _freeCustom[_random.Next(_freeCustom.Count)];
             var agent = idle[_random.Next(idle.Count)];
-            using var response = await machinesClient.PostAsJsonAsync($"/api/machines/custom/{machine}/assign", new { agentId = agent });
-            if (Record(response.StatusCode, agent))
+            using var response = await SendAsync(() => machinesClient.PostAsJsonAsync($"/api/machines/custom/{machine}/assign", new { agentId = agent }), agent);
+            if (Acknowledged(response, agent))
             {
-                AgentMachines[agent] = machine;
+                Ledger(agent, machine);
                 _freeCustom.Remove(machine);
             }
         }
     }
 
-    private static async Task<HttpResponseMessage> HeartbeatAsync(HttpClient machines, string machineId, string key)
+    private void Ledger(string agent, string? machine)
+    {
+        AgentMachines[agent] = machine;
+        Observed.Remove(agent);
+    }
+
+    /// <summary>
+    /// Sends a request; null when no answer came (the service was down, the connection was cut, the request timed out).
+    /// An agent the request wrote becomes unknown then: the write may or may not have committed.
+    /// </summary>
+    private async Task<HttpResponseMessage?> SendAsync(Func<Task<HttpResponseMessage>> send, string? agent, bool count = true)
+    {
+        try
+        {
+            return await send();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            // Unreachable (refused, cut, timed out): counted apart from status codes.
+            statuses.AddOrUpdate(0, 1, (_, n) => n + 1);
+            if (count && agent is not null && _unknown.Add(agent))
+            {
+                Unknown++;
+            }
+
+            return null;
+        }
+    }
+
+    private static async Task<HttpResponseMessage> HeartbeatAsync(HttpClient machines, string machineId, string key, long unixSeconds)
     {
         var body = Encoding.UTF8.GetBytes("{\"outcome\":\"healthy\",\"latencyMs\":7}");
-        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var timestamp = unixSeconds.ToString(CultureInfo.InvariantCulture);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/machines/heartbeats") { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
         request.Headers.Add(HeartbeatsApi.MachineHeader, machineId);
@@ -176,12 +219,18 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
     }
 
     /// <returns>Whether the write succeeded. A 5xx leaves the agent it touched unknown until re-read.</returns>
-    private bool Record(HttpStatusCode status, string? agent)
+    private bool Acknowledged(HttpResponseMessage? response, string? agent)
     {
-        statuses.AddOrUpdate((int)status, 1, (_, n) => n + 1);
-        if ((int)status >= 500 && agent is not null)
+        if (response is null)
         {
-            _unknown.Add(agent);
+            return false;
+        }
+
+        var status = response.StatusCode;
+        statuses.AddOrUpdate((int)status, 1, (_, n) => n + 1);
+        if ((int)status >= 500 && agent is not null && _unknown.Add(agent))
+        {
+            Unknown++;
         }
 
         if ((int)status is >= 200 and < 300)
@@ -191,5 +240,49 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Reads back, through the API, everything this client's ledger holds. <c>Lost</c>: an acknowledged write whose
+    /// result is not what the fleet shows. <c>Drift</c>: an agent this client only observed (never wrote) that holds
+    /// something else now — the fleet changed it without this client (a dirty legacy row, another process).
+    /// </summary>
+    public async Task<(List<string> Lost, List<string> Drift)> CheckLedgerAsync(HttpClient agentsClient, HttpClient machinesClient, HttpClient snapshotsClient)
+    {
+        var (lost, drift) = (new List<string>(), new List<string>());
+        foreach (var (agent, machine) in AgentMachines.Where(a => !_unknown.Contains(a.Key)))
+        {
+            var now = (await agentsClient.GetFromJsonAsync<AgentResponse>($"/api/agents/{agent}"))!.MachineId;
+            if (now != machine)
+            {
+                (Observed.Contains(agent) ? drift : lost).Add($"agent {agent}: {(Observed.Contains(agent) ? "read" : "acknowledged")} {machine ?? "none"}, now {now ?? "none"}");
+            }
+        }
+
+        foreach (var custom in CustomMachines)
+        {
+            if ((await machinesClient.GetAsync($"/api/machines/custom/{custom}")).StatusCode != HttpStatusCode.OK)
+            {
+                lost.Add($"custom machine {custom}: registered, now gone");
+            }
+        }
+
+        foreach (var deleted in DeletedCustomMachines)
+        {
+            if ((await machinesClient.GetAsync($"/api/machines/custom/{deleted}")).StatusCode != HttpStatusCode.NotFound)
+            {
+                lost.Add($"custom machine {deleted}: deleted, now back");
+            }
+        }
+
+        foreach (var snapshot in Snapshots)
+        {
+            if ((await snapshotsClient.GetAsync($"/api/snapshots/{snapshot}")).StatusCode != HttpStatusCode.OK)
+            {
+                lost.Add($"snapshot {snapshot}: created, now gone");
+            }
+        }
+
+        return (lost, drift);
     }
 }

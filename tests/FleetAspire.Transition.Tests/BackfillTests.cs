@@ -91,13 +91,17 @@ public sealed class BackfillTests
         // Quarantined, not half-migrated: no machine for a bad address, no relation for contested or inconsistent holders.
         Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM machines WHERE id IN ('mh_1003', 'mh_2003', 'mh_2002')"));
         Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id IN ('agt_dup1', 'agt_dup2', 'agt_differs', 'agt_notype') AND machine_ref IS NOT NULL"));
-        // The in-flight pool row (no provider id yet) is neither copied nor dirty.
-        Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM migration_dirty_rows WHERE entity_id = 'pm_inflight'"));
+        // The in-flight pool row (no provider id yet) is not copied, and reported like every row left out; its provider id
+        // arriving closes the report (below).
+        Assert.Equal(1, await Dirty("pending-provision", "parked_machines", "pm_inflight"));
 
         // Fixed at the source, a row leaves quarantine the next time it is copied, and is migrated.
         await Sql.ExecuteAsync(database, "UPDATE agents SET machine_type = 'hetzner' WHERE id = 'agt_notype'");
+        await Sql.ExecuteAsync(database, "UPDATE parked_machines SET machine_id = '1004', ipv4 = '10.1.0.4' WHERE id = 'pm_inflight'");
         await RunToEndAsync(backfill);
         Assert.Equal(0, await Dirty("missing-type", "agents", "agt_notype"));
+        Assert.Equal(0, await Dirty("pending-provision", "parked_machines", "pm_inflight"));
+        Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM machines WHERE id = 'mh_1004'"));
         Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id = 'agt_notype' AND machine_ref = 'mh_2002'"));
         Assert.Equal(1, await Dirty("duplicate-provider-id", "agents", "agt_dup1"));
     }

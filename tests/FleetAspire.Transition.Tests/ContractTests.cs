@@ -87,7 +87,7 @@ public sealed class ContractTests(ContractFleet fleet) : IClassFixture<ContractF
         Assert.Equal(HttpStatusCode.OK, (await Operator().PostAsJsonAsync("/api/migration/dirty/resolve", resolve)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Operator().PostAsJsonAsync("/api/migration/dirty/resolve", resolve)).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await Operator().PostAsJsonAsync("/api/migration/dirty/resolve", resolve with { Resolution = "" })).StatusCode);
-        var dirty = await Operator().GetFromJsonAsync<List<DirtyRow>>("/api/migration/dirty");
+        var dirty = await DirtyReports.AllAsync(Operator());
         Assert.Equal("ops", Assert.Single(dirty!, d => d.EntityId == "pm_dirty").ResolvedBy);
         await fleet.ExecuteAsync("DELETE FROM migration_instances WHERE instance_id = 'agents-old-replica'");
 

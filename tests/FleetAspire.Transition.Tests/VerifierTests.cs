@@ -24,6 +24,56 @@ public sealed class VerifierTests(Xunit.Abstractions.ITestOutputHelper output)
         return (database, source, new MachineVerifier(source, Key));
     }
 
+    /// <summary>
+    /// An operator's dirty fleet (every class of <see cref="OperatorDirt"/>): each row the backfill leaves out is a reported
+    /// dirty row, and the verifier then leaves exactly those out — it is clean, with nothing repair would have to
+    /// (and could not) fix. Before: a pool agent without a shared key was skipped with no report, and the verifier
+    /// reported it missing-in-machine and assignment-mismatch for ever.
+    /// </summary>
+    [Fact]
+    public async Task Every_row_the_backfill_leaves_out_is_a_reported_dirty_row_and_the_verifier_is_clean_without_them()
+    {
+        var (database, source, verifier) = await BackfilledAsync("vfdirt", BackfillTests.LegacyFleet + OperatorDirt.Sql(_ => "dirt"));
+        await using var _ = source;
+
+        var reported = new HashSet<(string, string)>();
+        await using (var connection = await source.OpenConnectionAsync())
+        await using (var command = new NpgsqlCommand("SELECT DISTINCT class, entity FROM migration_dirty_rows WHERE resolved_at IS NULL", connection))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                reported.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        Assert.Empty(OperatorDirt.Expected.Except(reported));
+        Assert.Empty(reported.Except(OperatorDirt.Expected));
+        // Nothing left out in silence: every legacy row that holds or is a machine is in Machine, or reported.
+        const string Unreported = """
+            SELECT
+              (SELECT count(*) FROM agents a WHERE coalesce(a.machine_id, a.machine_type, a.machine_ipv4, a.machine_shared_key) IS NOT NULL
+                 AND a.machine_ref IS NULL AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'agents' AND d.entity_id = a.id)
+                 AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'custom_machines' AND d.entity_id = a.machine_id))
+            + (SELECT count(*) FROM parked_machines p WHERE NOT EXISTS (SELECT 1 FROM machines m WHERE m.id = fleet_machine_id('hetzner', p.machine_id))
+                 AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'parked_machines' AND d.entity_id = p.id))
+            + (SELECT count(*) FROM custom_machines c WHERE NOT EXISTS (SELECT 1 FROM machines m WHERE m.id = fleet_machine_id('custom', c.id))
+                 AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'custom_machines' AND d.entity_id = c.id))
+            + (SELECT count(*) FROM machine_snapshots s WHERE s.machine_ref IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'machine_snapshots' AND d.entity_id = s.id))
+            + (SELECT count(*) FROM machine_health_checks h WHERE h.machine_ref IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'machine_health_checks' AND d.entity_id = h.id::text))
+            """;
+        Assert.Equal(0, await Sql.ScalarAsync(database, Unreported));
+        // One host, different ports: not dirt.
+        Assert.Equal(0, await Sql.ScalarAsync(database, "SELECT count(*) FROM migration_dirty_rows WHERE entity_id LIKE '%samehost%'"));
+        Assert.Equal(OperatorDirt.PerClass, await Sql.ScalarAsync(database, "SELECT count(*) FROM agents WHERE id LIKE 'agd_samehost_%' AND machine_ref IS NOT NULL"));
+
+        var summary = await verifier.VerifyAsync(CancellationToken.None);
+
+        Assert.True(summary.Clean, string.Join(", ", summary.OpenByKind.Select(k => $"{k.Key}={k.Value}")));
+    }
+
     private const string SmallFleet = """
         INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at) VALUES
             ('pm_1', '1001', 'pool-1', '10.1.0.1', 'ready', 'k-1001', now(), now());

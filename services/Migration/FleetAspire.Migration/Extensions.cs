@@ -1,4 +1,3 @@
-using System.Text;
 using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.MachineTransition.Phases;
@@ -22,7 +21,9 @@ internal static class Extensions
             ?? throw new InvalidOperationException($"Connection string '{ResourceNames.FleetDatabase}' is missing.")));
         builder.Services.AddOptions<BackfillOptions>().BindConfiguration(BackfillOptions.Section);
         builder.Services.AddSingleton(sp => new MachineBackfill(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<BackfillOptions>>().Value));
-        builder.Services.AddSingleton(sp => new MachineVerifier(sp.GetRequiredService<NpgsqlDataSource>(), VerifierKey(builder.Configuration)));
+        // Shared keys are compared by HMAC in SQL, keyed with the same derived key as every fingerprint (never the signing key).
+        builder.Services.AddSingleton(sp => new MachineVerifier(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<SecretFingerprint>().Key));
+        builder.Services.AddSingleton(sp => new DirtyRows(sp.GetRequiredService<NpgsqlDataSource>()));
         builder.Services.AddSingleton<BackfillRunner>();
         builder.Services.AddSingleton(sp => new FleetAspire.Data.MachineTransition.Repair.MachineRepair(sp.GetRequiredService<NpgsqlDataSource>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BackfillRunner>());
@@ -39,9 +40,4 @@ internal static class Extensions
         builder.Services.AddOptions<ContractOptions>().BindConfiguration(ContractOptions.Section);
         builder.Services.AddHostedService<ContractApplier>();
     }
-
-    /// <summary>The verifier compares shared keys by HMAC keyed with the same secret as the services' fingerprints.</summary>
-    private static byte[] VerifierKey(IConfiguration configuration) =>
-        Encoding.UTF8.GetBytes(configuration[SecretFingerprint.KeyConfig] ?? configuration[AuthNames.SigningKeyConfig]
-            ?? throw new InvalidOperationException($"Configure '{SecretFingerprint.KeyConfig}'."));
 }

@@ -12,11 +12,15 @@ public sealed class SimulatedCloudProvider(IOptions<CloudOptions> options, TimeP
 {
     private readonly ConcurrentDictionary<string, (CloudServer Server, DateTimeOffset ReadyAt)> _servers = new();
     private readonly ConcurrentDictionary<string, string> _deletedServers = new();
+    private readonly ConcurrentDictionary<string, string> _images = new();
     private long _nextId = 1_000_000 + Random.Shared.Next(1_000_000);
 
     public string Name => "simulator";
 
     public IReadOnlyCollection<string> LiveServerIds => _servers.Keys.ToArray();
+
+    /// <summary>Images that exist at the provider (created and not deleted): what a bill would list.</summary>
+    public IReadOnlyCollection<string> LiveImageIds => _images.Keys.ToArray();
 
     public Task<CloudServer> CreateServerAsync(string name, string userData, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
     {
@@ -45,10 +49,24 @@ public sealed class SimulatedCloudProvider(IOptions<CloudOptions> options, TimeP
         return Task.CompletedTask;
     }
 
-    public Task<CloudImage> CreateImageAsync(string serverId, string description, CancellationToken cancellationToken) =>
-        Task.FromResult(new CloudImage(Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture), 1L << 30, Available: true));
+    public async Task<CloudImage> CreateImageAsync(string serverId, string description, CancellationToken cancellationToken)
+    {
+        // Imaging takes time at a real provider: long enough for requests to overlap with it.
+        if (options.Value.Simulator.ImageDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(options.Value.Simulator.ImageDelay, time, cancellationToken);
+        }
 
-    public Task DeleteImageAsync(string imageId, CancellationToken cancellationToken) => Task.CompletedTask;
+        var id = Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _images[id] = description;
+        return new CloudImage(id, 1L << 30, Available: true);
+    }
+
+    public Task DeleteImageAsync(string imageId, CancellationToken cancellationToken)
+    {
+        _images.TryRemove(imageId, out _);
+        return Task.CompletedTask;
+    }
 
     /// <summary>Documentation range 203.0.113.0/24 would collide quickly; 10.x gives 16M distinct stable addresses.</summary>
     private static string Ipv4For(string id)

@@ -32,11 +32,14 @@ public sealed class AgentMachineStores(TransitionModeResolver modes, LegacyAgent
         var served = agentIds.Where(_served.ContainsKey).ToDictionary(id => id, id => _served[id], StringComparer.Ordinal);
         shadow.Offer(mode, async (services, cancellationToken) =>
         {
+            // Agents the backfill quarantined are known divergences: left out here exactly as the verifier leaves them out.
+            var quarantined = await MachineShadow.QuarantinedAgentsAsync(services, agentIds, cancellationToken);
+            var compared = agentIds.Where(id => !quarantined.Contains(id)).ToArray();
             IAgentMachineStore other = mode.ReadMachine
                 ? services.GetRequiredService<LegacyAgentMachineStore>()
                 : services.GetRequiredService<MachineAgentMachineStore>();
-            var others = await other.ForAgentsAsync(agentIds, cancellationToken);
-            return AgentShadow.Compare(agentIds, mode.ReadMachine ? others : served, mode.ReadMachine ? served : others);
+            var others = await other.ForAgentsAsync(compared, cancellationToken);
+            return AgentShadow.Compare(compared, mode.ReadMachine ? others : served, mode.ReadMachine ? served : others);
         });
     }
 

@@ -8,6 +8,7 @@ using FleetAspire.Data.Reads;
 using FleetAspire.Data.Writes;
 using FleetAspire.Machines.Application;
 using FleetAspire.ServiceDefaults.Auth;
+using FleetAspire.ServiceDefaults.Errors;
 using FleetAspire.ServiceDefaults.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -88,14 +89,16 @@ public static class HeartbeatsApi
                 return TypedResults.ValidationProblem(errors.ToDictionary());
             }
 
-            await recorder.RecordAsync(holder, request!.Outcome!, request.LatencyMs, cancellationToken);
-            return TypedResults.Accepted((string?)null);
+            // Released between the holder's read and the check: the machine is no longer the agent's to report on.
+            return await recorder.RecordAsync(writes, holder, request!.Outcome!, request.LatencyMs, cancellationToken)
+                ? TypedResults.Accepted((string?)null)
+                : Unauthenticated();
         });
     }
 
-    public static async Task<Results<Ok<IReadOnlyList<HealthCheckResponse>>, ValidationProblem>> ListChecks(
-        HttpContext http, FleetDbContext db, IReads<IMachineChildReads> reads, [FromQuery] string? machineId, [FromQuery] int? limit,
-        CancellationToken cancellationToken)
+    public static async Task<Results<Ok<IReadOnlyList<HealthCheckResponse>>, ValidationProblem, ProblemHttpResult>> ListChecks(
+        HttpContext http, FleetDbContext db, IReads<IMachineChildReads> reads, IReads<ICustomMachineReads> customMachines,
+        IWrites<IAssignmentWrites> assignments, [FromQuery] string? machineId, [FromQuery] int? limit, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors()
             .Check("machineId", machineId is not null && InputRules.IsPlausibleId(machineId) ? null : "is required and must be a machine id")
@@ -106,17 +109,36 @@ public static class HeartbeatsApi
         }
 
         var query = (await reads.CurrentAsync()).HealthChecks(machineId!).AsNoTracking();
-        if (!http.User.IsOperator())
+        var userId = http.User.IsOperator() ? null : http.User.UserId();
+        if (userId is not null)
         {
-            var userId = http.User.UserId();
             query = query.Where(h => db.Agents.Any(a => a.Id == h.AgentId && a.UserId == userId));
         }
 
         var checks = await query.OrderByDescending(h => h.CheckedAt).ThenByDescending(h => h.Id).Take(limit ?? InputRules.DefaultPageSize)
             .Select(h => new HealthCheckResponse(h.Id, h.AgentId, h.MachineId, h.Outcome, h.LatencyMs, h.CheckedAt))
             .ToListAsync(cancellationToken);
+        // Another user's machine is invisible, as everywhere: 404, not an empty list that says it exists. Visible are the
+        // machines the caller's agents have checks of, hold now, or the caller registered.
+        if (userId is not null && checks.Count == 0 && !await VisibleAsync(db, customMachines, assignments, machineId!, userId, cancellationToken))
+        {
+            return Problems.NotFound("machine", machineId!);
+        }
+
         await reads.ServedAsync(ServedEntities.HealthChecks, checks.Select(c => c.Id.ToString(CultureInfo.InvariantCulture)).ToList());
         return TypedResults.Ok<IReadOnlyList<HealthCheckResponse>>(checks);
+    }
+
+    private static async Task<bool> VisibleAsync(FleetDbContext db, IReads<ICustomMachineReads> customMachines, IWrites<IAssignmentWrites> assignments,
+        string machineId, string userId, CancellationToken cancellationToken)
+    {
+        if (await (await customMachines.CurrentAsync()).FindAsync(machineId, userId, cancellationToken) is not null)
+        {
+            return true;
+        }
+
+        var holder = await assignments.RunAsync(writes => writes.HolderAsync(machineId, cancellationToken));
+        return holder is not null && await db.Agents.AnyAsync(a => a.Id == holder.AgentId && a.UserId == userId, cancellationToken);
     }
 
     /// <summary>What a machine computes to sign a heartbeat. Public so machine agents and tests sign the same way.</summary>

@@ -61,12 +61,14 @@ public sealed partial class HeartbeatSweeper(
         return await scope.ServiceProvider.GetRequiredService<IWrites<IAssignmentWrites>>().RunAsync(async writes =>
         {
             var silent = await writes.SilentAsync(cutoff, 500, cancellationToken);
+            var recorded = 0;
             foreach (var machine in silent)
             {
-                await recorder.RecordAsync(machine, HealthOutcome.Missed, null, cancellationToken);
+                // Skipped when released since the list was read: its machine may be gone already.
+                recorded += await recorder.RecordAsync(writes, machine, HealthOutcome.Missed, null, cancellationToken) ? 1 : 0;
             }
 
-            return silent.Count;
+            return recorded;
         });
     }
 

@@ -18,12 +18,22 @@ namespace FleetAspire.Machines.Application;
 /// </summary>
 public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOptions<HealthCheckOptions> options, TimeProvider time)
 {
-    /// <summary>Stores one check of the machine the agent holds; in the Machine-only phase the row carries its relation directly.</summary>
-    public async Task RecordAsync(MachineHolder holder, string outcome, int? latencyMs, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores one check of the machine the agent holds; in the Machine-only phase the row carries its relation directly.
+    /// Returns false, writing nothing, when the agent no longer holds the machine (released since the holder was read):
+    /// a check must never name a machine row a release has just removed.
+    /// </summary>
+    public async Task<bool> RecordAsync(IAssignmentWrites writes, MachineHolder holder, string outcome, int? latencyMs, CancellationToken cancellationToken)
     {
         var (agentId, machineId) = (holder.AgentId, holder.MachineId);
         var threshold = options.Value.FailureThreshold;
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        // Agent first, then the machine's check lock: the order every write path takes.
+        if (!await writes.LockHolderAsync(holder, cancellationToken))
+        {
+            return false;
+        }
+
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({"health:" + machineId}, 0))", cancellationToken);
         var wasUnhealthy = await MachineHealth.IsUnhealthyAsync(db, agentId, machineId, threshold, cancellationToken);
         var now = time.GetUtcNow();
@@ -53,5 +63,7 @@ public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOpti
         {
             outbox.Notify();
         }
+
+        return true;
     }
 }

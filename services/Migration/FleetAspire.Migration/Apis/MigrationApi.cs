@@ -19,17 +19,15 @@ public sealed record MigrationStatus(string Phase, long Epoch, PhaseView Phases,
 {
     /// <summary>The contract set's steps once the flip to Contracted has scheduled them (empty before).</summary>
     public IReadOnlyList<ContractStepState> Contract { get; init; } = [];
+
+    /// <summary>The phase settings this control service runs with (what the AppHost passed it), for operators to check.</summary>
+    public PhaseSettings? Settings { get; init; }
 }
+
+public sealed record PhaseSettings(TimeSpan QuietPeriod, TimeSpan ContractSoak, TimeSpan OldCodeWindow);
 
 public sealed record DivergenceRecord(string Entity, string EntityId, string Field, string Kind, string? LegacyValue, string? MachineValue,
     string Source, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, DateTimeOffset? ResolvedAt);
-
-public sealed record DirtyRow(string Class, string Entity, string EntityId, string Detail, DateTimeOffset FirstSeen, DateTimeOffset? ResolvedAt)
-{
-    /// <summary>What an operator recorded when resolving the row by hand (null when a later scan found it clean).</summary>
-    public string? Resolution { get; init; }
-    public string? ResolvedBy { get; init; }
-}
 
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
@@ -43,39 +41,38 @@ public static class MigrationApi
     {
         var api = app.MapGroup("/api/migration").WithTags("Migration").RequireAuthorization(AuthNames.OperatorPolicy);
         api.MapGet("/", Status).WithName("GetMigrationStatus");
-        // Routes that read or write the legacy model: refused once the contract has dropped it.
-        var legacy = api.MapGroup("").AddEndpointFilter(ContractApi.RefuseWhenContracted);
-        legacy.MapPost("/backfill/start", Start).WithName("StartBackfill").WithSummary("Start the backfill from the beginning");
-        legacy.MapPost("/backfill/pause", Pause).WithName("PauseBackfill");
-        legacy.MapPost("/backfill/resume", Resume).WithName("ResumeBackfill");
-        legacy.MapPost("/backfill/catch-up", CatchUp).WithName("CatchUpBackfill")
-            .WithSummary("Reopen a finished backfill's catch-up for legacy writes made since it finished");
-        legacy.MapPost("/verify", Verify).WithName("VerifyMigration")
-            .WithSummary("Run a verification now: full (default) or incremental (?mode=incremental, only what changed since the last run)");
+        // Each control route runs only in the phases where it means something (ControlOperations); elsewhere 409.
+        api.MapPost("/backfill/start", Start).WithName("StartBackfill").WithSummary("Start the backfill from the beginning")
+            .AllowedIn(ControlOperations.BackfillStart);
+        api.MapPost("/backfill/pause", Pause).WithName("PauseBackfill").AllowedIn(ControlOperations.BackfillPause);
+        api.MapPost("/backfill/resume", Resume).WithName("ResumeBackfill").AllowedIn(ControlOperations.BackfillResume);
+        api.MapPost("/backfill/catch-up", CatchUp).WithName("CatchUpBackfill")
+            .WithSummary("Reopen a finished backfill's catch-up for legacy writes made since it finished")
+            .AllowedIn(ControlOperations.BackfillCatchUp);
+        api.MapPost("/verify", Verify).WithName("VerifyMigration")
+            .WithSummary("Run a verification now: full (default) or incremental (?mode=incremental, only what changed since the last run)")
+            .AllowedIn(ControlOperations.Verify);
         api.MapGet("/divergences", Divergences).WithName("ListDivergences");
-        api.MapGet("/dirty", Dirty).WithName("ListDirtyRows");
-        legacy.MapPost("/repair", Repair).WithName("RepairDivergences")
-            .WithSummary("Rewrite the non-authoritative side from the authoritative side of the phase for every open divergence (dry run unless apply: true)");
+        api.MapPost("/repair", Repair).WithName("RepairDivergences")
+            .WithSummary("Rewrite the non-authoritative side from the authoritative side of the phase for every open divergence (dry run unless apply: true)")
+            .AllowedIn(ControlOperations.Repair);
+        api.MapDirtyRowsApi();
         api.MapPhaseApi();
         api.MapContractApi();
         return app;
     }
 
     public static async Task<Ok<MigrationStatus>> Status(MachineBackfill backfill, MachineVerifier verifier, PhaseStore phases, PhaseGates gates,
-        ContractRunner contract, NpgsqlDataSource db, CancellationToken cancellationToken)
+        ContractRunner contract, DirtyRows dirtyRows, Microsoft.Extensions.Options.IOptions<PhaseGateOptions> settings, CancellationToken cancellationToken)
     {
-        var dirty = new Dictionary<string, long>();
-        await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT class, count(*) FROM migration_dirty_rows WHERE resolved_at IS NULL GROUP BY class", connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            dirty[reader.GetString(0)] = reader.GetInt64(1);
-        }
-
+        var dirty = (await dirtyRows.OpenCountsAsync(cancellationToken)).GroupBy(c => c.Key.Class).ToDictionary(g => g.Key, g => g.Sum(c => c.Value));
         var view = await PhaseApi.ViewAsync(phases, gates, cancellationToken);
         return TypedResults.Ok(new MigrationStatus(view.Phase, view.Epoch, view, await backfill.ProgressAsync(cancellationToken), dirty,
-            await verifier.LastAsync(cancellationToken)) { Contract = await contract.StatusAsync(cancellationToken) });
+            await verifier.LastAsync(cancellationToken))
+        {
+            Contract = await contract.StatusAsync(cancellationToken),
+            Settings = new PhaseSettings(settings.Value.QuietPeriod, settings.Value.ContractSoak, settings.Value.OldCodeWindow),
+        });
     }
 
     public static async Task<Results<Ok<RepairReport>, ProblemHttpResult>> Repair(RepairRequest? request, MachineRepair repair,
@@ -167,26 +164,6 @@ public static class MigrationApi
 
         var items = rows.Take(take).ToList();
         return TypedResults.Ok(new Page<DivergenceRecord>(items, rows.Count > take ? items[^1].EntityId : null));
-    }
-
-    public static async Task<Ok<IReadOnlyList<DirtyRow>>> Dirty(NpgsqlDataSource db, CancellationToken cancellationToken)
-    {
-        await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            "SELECT class, entity, entity_id, detail, first_seen, resolved_at, resolution, resolved_by FROM migration_dirty_rows ORDER BY class, entity, entity_id LIMIT 10000", connection);
-        var rows = new List<DirtyRow>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(new DirtyRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5))
-            {
-                Resolution = reader.IsDBNull(6) ? null : reader.GetString(6),
-                ResolvedBy = reader.IsDBNull(7) ? null : reader.GetString(7),
-            });
-        }
-
-        return TypedResults.Ok<IReadOnlyList<DirtyRow>>(rows);
     }
 
     private static async Task<Results<Ok<BackfillProgress>, ProblemHttpResult>> Transition(

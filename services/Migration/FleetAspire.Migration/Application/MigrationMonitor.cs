@@ -34,14 +34,15 @@ public sealed partial class MigrationMonitor : BackgroundService
     private readonly ILogger<MigrationMonitor> _logger;
     private readonly PhaseStore _phases;
     private readonly NpgsqlDataSource _db;
+    private readonly DirtyRows _dirty;
     private volatile Sample _sample = new(BackfillProgress.NotStarted, [], null);
 
     private sealed record Sample(BackfillProgress Backfill, IReadOnlyList<(string Kind, string Field, string Source, long Count)> Open, PhaseState? Phase);
 
-    public MigrationMonitor(MachineBackfill backfill, MachineVerifier verifier, PhaseStore phases, NpgsqlDataSource db, IMeterFactory meters,
-        Microsoft.Extensions.Options.IOptions<VerificationScheduleOptions> options, ILogger<MigrationMonitor> logger)
+    public MigrationMonitor(MachineBackfill backfill, MachineVerifier verifier, PhaseStore phases, NpgsqlDataSource db, DirtyRows dirty,
+        IMeterFactory meters, Microsoft.Extensions.Options.IOptions<VerificationScheduleOptions> options, ILogger<MigrationMonitor> logger)
     {
-        (_backfill, _verifier, _phases, _db, _options, _logger) = (backfill, verifier, phases, db, options.Value, logger);
+        (_backfill, _verifier, _phases, _db, _dirty, _options, _logger) = (backfill, verifier, phases, db, dirty, options.Value, logger);
         var meter = meters.Create(TelemetryNames.Meter);
         meter.CreateObservableGauge("fleet.migration.backfill.rows", () => new Measurement<long>[]
         {
@@ -76,19 +77,25 @@ public sealed partial class MigrationMonitor : BackgroundService
         {
             try
             {
+                var phase = await _phases.ReadAsync(stoppingToken);
                 if (_options.IncrementalInterval > TimeSpan.Zero && DateTimeOffset.UtcNow >= nextVerification)
                 {
                     nextVerification = DateTimeOffset.UtcNow + _options.IncrementalInterval;
-                    // Nothing to compare once the contract has dropped the legacy model.
-                    if ((await _phases.ReadAsync(stoppingToken)).Phase != TransitionPhase.Contracted
-                        && await _verifier.LastAsync(stoppingToken) is not null)
+                    // Only while both models are written (ControlOperations); before a first full run there is no baseline.
+                    if (ControlOperations.RefusalIn(ControlOperations.Verify, phase.Phase) is null && await _verifier.LastAsync(stoppingToken) is not null)
                     {
                         var summary = await _verifier.VerifyIncrementalAsync(stoppingToken);
                         LogIncremental(_logger, summary.ChangesChecked, summary.Open);
                     }
                 }
 
-                _sample = new Sample(await _backfill.ProgressAsync(stoppingToken), await OpenAsync(stoppingToken), await _phases.ReadAsync(stoppingToken));
+                if (phase.Phase != TransitionPhase.Contracted)
+                {
+                    // A report on a row that no longer exists has nothing left to judge.
+                    await _dirty.CloseGoneAsync(stoppingToken);
+                }
+
+                _sample = new Sample(await _backfill.ProgressAsync(stoppingToken), await OpenAsync(stoppingToken), phase);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

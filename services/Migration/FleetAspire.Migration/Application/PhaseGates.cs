@@ -252,13 +252,20 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
                 : new(NoWriteErrors, false, $"writes failed during the soak: {string.Join(", ", writeErrors)}"),
             dirty == 0
                 ? new(DirtyResolved, true, "no open dirty rows")
-                : new(DirtyResolved, false, $"{dirty} dirty row(s) open: fix them, or record a resolution (POST /api/migration/dirty/resolve)"),
+                : new(DirtyResolved, false, $"{dirty} dirty row(s) open: fix them in legacy, or record a resolution " +
+                                            "(POST /api/migration/dirty/resolve, or /dirty/resolve-all for a whole class)"),
             snapshots == 0 && checks == 0
                 ? new(ChildrenLinked, true, "every snapshot and health check names a Machine row")
                 : new(ChildrenLinked, false, $"{snapshots} snapshot(s) and {checks} health check(s) name no Machine row"),
         ];
     }
 
+    /// <summary>
+    /// The quiet period judges what is open or unexplained, not everything ever seen: after at least
+    /// <see cref="PhaseGateOptions.QuietPeriod"/> in the phase, nothing may be open now, and a full verification that
+    /// started after the last divergence of the phase was seen (or closed) must be clean — so every divergence of the
+    /// window was either repaired or shown to be a race read mid-way, by a scan that came after it.
+    /// </summary>
     private async Task<GateResult> QuietPeriodGateAsync(PhaseState current, CancellationToken cancellationToken)
     {
         var quiet = options.Value.QuietPeriod;
@@ -270,18 +277,25 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
 
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT (SELECT count(*) FROM migration_divergences WHERE first_seen >= @since OR last_seen >= @since),
-                   EXISTS (SELECT 1 FROM migration_verifications WHERE mode = 'full' AND started_at >= @since AND open_total = 0)
+            SELECT (SELECT count(*) FROM migration_divergences WHERE resolved_at IS NULL),
+                   (SELECT max(greatest(last_seen, coalesce(resolved_at, last_seen))) FROM migration_divergences
+                    WHERE last_seen >= @since OR resolved_at >= @since),
+                   (SELECT max(started_at) FROM migration_verifications WHERE mode = 'full' AND started_at >= @since AND open_total = 0)
             """, connection);
         command.Parameters.AddWithValue("since", current.Since);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        var (divergences, cleanScan) = (reader.GetInt64(0), reader.GetBoolean(1));
-        return (divergences, cleanScan) switch
+        var open = reader.GetInt64(0);
+        var lastDivergence = reader.IsDBNull(1) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(1);
+        var cleanScan = reader.IsDBNull(2) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(2);
+        return (open, cleanScan) switch
         {
-            ( > 0, _) => new(QuietPeriod, false, $"{divergences} divergence(s) recorded since {current.Since:O}"),
-            (_, false) => new(QuietPeriod, false, $"no clean full verification started since {current.Since:O}"),
-            _ => new(QuietPeriod, true, $"{inPhase.TotalMinutes:0.0} minutes in {current.Phase}, a clean full verification, no divergence"),
+            ( > 0, _) => new(QuietPeriod, false, $"{open} divergence(s) open: repair them (POST /api/migration/repair), then verify"),
+            (_, null) => new(QuietPeriod, false, $"no clean full verification started since {current.Since:O}"),
+            (_, { } scan) when lastDivergence is { } last && scan < last => new(QuietPeriod, false,
+                $"the last clean full verification ({scan:O}) started before the last divergence of the phase ({last:O}); run one now"),
+            _ => new(QuietPeriod, true, $"{inPhase.TotalMinutes:0.0} minutes in {current.Phase}; nothing open; clean full verification of {cleanScan:O}" +
+                                        (lastDivergence is { } l ? $" after the last divergence ({l:O})" : ", no divergence in the phase")),
         };
     }
 

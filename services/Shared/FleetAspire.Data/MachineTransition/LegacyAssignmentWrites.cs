@@ -1,5 +1,6 @@
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data.Entities;
+using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.Outbox;
 using FleetAspire.Data.Writes;
 using Microsoft.EntityFrameworkCore;
@@ -24,7 +25,7 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db) : IAssignmentWrite
     /// costs. The event payload is built here in SQL; <c>Claim_writes_a_MachineClaimed_event_the_contract_can_read</c>
     /// pins it to the contract record.
     /// </remarks>
-    private const string ClaimSql = """
+    private const string ClaimSql = $$"""
         WITH agent AS (
             SELECT id FROM agents
             WHERE id = @agent_id AND machine_id IS NULL AND (@is_operator OR user_id = @user_id)
@@ -32,9 +33,13 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db) : IAssignmentWrite
         ), picked AS (
             DELETE FROM parked_machines
             WHERE id = (
-                SELECT id FROM parked_machines
-                WHERE status = 'ready' AND EXISTS (SELECT 1 FROM agent)
-                ORDER BY created_at, id
+                SELECT p.id FROM parked_machines p
+                WHERE p.status = 'ready' AND EXISTS (SELECT 1 FROM agent)
+                  -- Only a row the Machine model can hold (the backfill's judgement, DirtyClasses): a dirty pool row
+                  -- handed out would make the claiming agent dirty, and its machine would vanish at MachineRead.
+                  AND p.machine_id IS NOT NULL AND p.ipv4 ~ '{{BackfillSql.Ipv4Pattern}}' AND coalesce(p.shared_key, '') <> ''
+                  AND (SELECT count(*) FROM agents h WHERE h.machine_id = p.machine_id AND h.machine_type = 'hetzner') = 0
+                ORDER BY p.created_at, p.id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED)
             RETURNING id, machine_id, ipv4, shared_key
@@ -127,6 +132,10 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db) : IAssignmentWrite
             .Where(a => a.MachineId == machineId && a.MachineSharedKey != null)
             .Select(a => new MachineHolder(a.Id, a.MachineId!, null, a.MachineSharedKey!))
             .FirstOrDefaultAsync(cancellationToken);
+
+    public async Task<bool> LockHolderAsync(MachineHolder holder, CancellationToken cancellationToken) =>
+        await db.Database.SqlQuery<int>($"SELECT 1 AS \"Value\" FROM agents WHERE id = {holder.AgentId} AND machine_id = {holder.MachineId} FOR SHARE")
+            .AnyAsync(cancellationToken);
 
     public async Task<IReadOnlyList<MachineHolder>> SilentAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken) =>
         await db.Database.SqlQuery<MachineHolder>($"""

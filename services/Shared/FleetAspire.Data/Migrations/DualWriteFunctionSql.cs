@@ -1,7 +1,7 @@
 namespace FleetAspire.Data.Migrations;
 
 /// <summary>
-/// The dual-write function as <c>Expand_DualWriteFunction</c> deployed it, frozen: a migration must not change
+/// The dual-write function as <c>Expand_DirtyRowHandling</c> deploys it (and <c>Expand_DualWriteFunction</c> before it), frozen: a migration must not change
 /// behaviour when live code changes, and must compile the day <c>MachineTransition/</c> is deleted. Generated from
 /// <c>MachineSync.Definition</c> and <c>MachineSync.Drop</c>; a test pins the deployed bodies to the live definition,
 /// so a change there needs a new migration that re-creates them.
@@ -24,10 +24,18 @@ BEGIN
 
     IF 'parked_machines' = ANY(changed) THEN
 WITH src AS (SELECT * FROM parked_machines WHERE id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'parked_machines') FOR UPDATE),
-valid AS (SELECT * FROM src WHERE machine_id IS NOT NULL AND ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'),
+judged AS (
+    SELECT s.*, CASE
+        WHEN s.machine_id IS NULL THEN 'pending-provision'
+        WHEN coalesce(s.ipv4, '') = '' AND s.status <> 'ready' THEN NULL
+        WHEN NOT coalesce(s.ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false) THEN 'invalid-ipv4'
+        WHEN coalesce(s.shared_key, '') = '' THEN 'missing-shared-key'
+    END AS class
+    FROM src s),
+valid AS (SELECT * FROM judged WHERE class IS NULL),
 upserted AS (
     INSERT INTO machines (id, type, hetzner_machine_id, name, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
-    SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_name, ipv4, shared_key, 8911,
+    SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_name, coalesce(ipv4, ''), shared_key, 8911,
            CASE status WHEN 'ready' THEN 'ready' ELSE 'launching' END, created_at, updated_at, machine_id
     FROM valid
     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, ipv4 = EXCLUDED.ipv4, shared_key = EXCLUDED.shared_key,
@@ -35,27 +43,47 @@ upserted AS (
         last_seen_at = EXCLUDED.last_seen_at
     RETURNING 1),
 found (class, entity, entity_id, detail) AS (
-    SELECT 'invalid-ipv4', 'parked_machines', id, 'ipv4 is not a dotted quad'
-    FROM src WHERE machine_id IS NOT NULL AND ipv4 IS NOT NULL AND NOT ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'),
+    SELECT class, 'parked_machines', id, CASE class
+            WHEN 'pending-provision' THEN 'no provider server id (status ' || coalesce(status, 'null') || ')'
+            WHEN 'invalid-ipv4' THEN 'ipv4 ' || coalesce(quote_literal(ipv4), 'null') || ' is not a dotted quad'
+            ELSE 'shared_key is empty' END
+    FROM judged WHERE class IS NOT NULL
+    UNION ALL SELECT 'parked-and-held', 'parked_machines', v.id, 'provider id ' || v.machine_id || ' is held by an agent'
+    FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND a.machine_type = 'hetzner') > 0),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
-    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+        resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                           THEN migration_dirty_rows.resolved_at END),
 cleaned AS (
-    UPDATE migration_dirty_rows d SET resolved_at = now()
-    WHERE d.entity = 'parked_machines' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT s.id FROM src s)
+    UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+    WHERE d.entity = 'parked_machines' AND d.quarantined AND d.entity_id IN (SELECT s.id FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
     END IF;
 
     IF 'agents' = ANY(changed) THEN
 WITH src AS (SELECT ctid AS row_ctid, * FROM agents WHERE id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'agents') FOR UPDATE),
-held AS (
+judged AS (
     -- Scalar subqueries, not EXISTS: they probe the index per batch row, where a semi-join would hash the
     -- whole table on every batch.
-    SELECT s.*, (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1 AS shared
-    FROM src s WHERE s.machine_type = 'hetzner' AND s.machine_id IS NOT NULL),
-valid AS (SELECT * FROM held WHERE NOT shared AND machine_ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$' AND machine_shared_key IS NOT NULL),
+    SELECT s.*, CASE
+        WHEN s.machine_id IS NULL THEN
+            CASE WHEN coalesce(s.machine_type, s.machine_ipv4, s.machine_shared_key) IS NOT NULL THEN 'stray-machine-fields' END
+        WHEN s.machine_type IS NULL THEN 'missing-type'
+        WHEN s.machine_type = 'custom' THEN CASE
+            WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id) = 0 THEN 'dangling-custom-machine'
+            WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id AND c.current_agent_id = s.id) = 0
+                THEN 'custom-not-assigned-back' END
+        WHEN s.machine_type <> 'hetzner' THEN 'unknown-type'
+        WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1
+            THEN 'duplicate-provider-id'
+        WHEN NOT coalesce(s.machine_ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false) THEN 'invalid-ipv4'
+        WHEN coalesce(s.machine_shared_key, '') = '' THEN 'missing-shared-key'
+    END AS class
+    FROM src s),
+valid AS (SELECT * FROM judged WHERE class IS NULL AND machine_type = 'hetzner'),
 upserted AS (
     INSERT INTO machines (id, type, hetzner_machine_id, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
     SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_ipv4, machine_shared_key, 8911, 'in_use',
@@ -74,26 +102,43 @@ linked AS (
     WHERE a.ctid = t.row_ctid AND a.machine_ref IS DISTINCT FROM t.ref
     RETURNING 1),
 found (class, entity, entity_id, detail) AS (
-    SELECT 'missing-type', 'agents', id, 'machine_id set but machine_type is null' FROM src WHERE machine_id IS NOT NULL AND machine_type IS NULL
-    UNION ALL SELECT 'duplicate-provider-id', 'agents', id, 'provider id ' || machine_id || ' is held by another agent too' FROM held WHERE shared
-    UNION ALL SELECT 'invalid-ipv4', 'agents', id, 'machine_ipv4 is not a dotted quad' FROM held WHERE NOT shared AND NOT coalesce(machine_ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false)
-    UNION ALL SELECT 'duplicate-ipv4', 'agents', s.id, 'ipv4 ' || s.machine_ipv4 || ' is used by another agent too'
-        FROM src s WHERE s.machine_ipv4 IS NOT NULL
-          AND (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = s.machine_ipv4) > 1),
+    SELECT class, 'agents', id, CASE class
+            WHEN 'stray-machine-fields' THEN 'no machine_id, but machine_type/ipv4/shared_key set'
+            WHEN 'missing-type' THEN 'machine_id set but machine_type is null'
+            WHEN 'unknown-type' THEN 'machine_type ' || quote_literal(machine_type) || ' is neither hetzner nor custom'
+            WHEN 'dangling-custom-machine' THEN 'custom machine ' || machine_id || ' does not exist'
+            WHEN 'custom-not-assigned-back' THEN 'custom machine ' || machine_id || ' is not assigned to this agent'
+            WHEN 'duplicate-provider-id' THEN 'provider id ' || machine_id || ' is held by another agent too'
+            WHEN 'invalid-ipv4' THEN 'machine_ipv4 ' || coalesce(quote_literal(machine_ipv4), 'null') || ' is not a dotted quad'
+            ELSE 'pool machine ' || machine_id || ' has no shared key' END
+    FROM judged WHERE class IS NOT NULL
+    -- Pool servers have addresses of their own; custom machines on one host with different ports do not count.
+    UNION ALL SELECT 'duplicate-ipv4', 'agents', v.id, 'ipv4 ' || v.machine_ipv4 || ' is used by another pool server too'
+        FROM valid v
+        WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND o.machine_type = 'hetzner') > 1),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
-    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+        resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                           THEN migration_dirty_rows.resolved_at END),
 cleaned AS (
-    UPDATE migration_dirty_rows d SET resolved_at = now()
-    WHERE d.entity = 'agents' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT s.id FROM src s)
+    UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+    WHERE d.entity = 'agents' AND d.quarantined AND d.entity_id IN (SELECT s.id FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
     END IF;
 
     IF 'custom_machines' = ANY(changed) THEN
 WITH src AS (SELECT * FROM custom_machines WHERE id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'custom_machines') FOR UPDATE),
-valid AS (SELECT * FROM src WHERE ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'),
+judged AS (
+    SELECT s.*, CASE
+        WHEN NOT coalesce(s.ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false) THEN 'invalid-ipv4'
+        WHEN s.port NOT BETWEEN 1 AND 65535 THEN 'invalid-port'
+        WHEN coalesce(s.shared_key, '') = '' THEN 'missing-shared-key'
+    END AS class
+    FROM src s),
+valid AS (SELECT * FROM judged WHERE class IS NULL),
 upserted AS (
     INSERT INTO machines (id, type, ipv4, shared_key, port, status, user_id, os, arch, cpu_count, memory_gb, created_at, last_seen_at, legacy_id)
     SELECT fleet_machine_id('custom', id), 'custom', ipv4, shared_key, port,
@@ -113,7 +158,11 @@ linked AS (
     FROM holder h WHERE a.id = h.agent_id AND h.consistent AND a.machine_ref IS DISTINCT FROM fleet_machine_id('custom', h.machine_id)
     RETURNING 1),
 found (class, entity, entity_id, detail) AS (
-    SELECT 'invalid-ipv4', 'custom_machines', id, 'ipv4 is not a dotted quad' FROM src WHERE NOT ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'
+    SELECT class, 'custom_machines', id, CASE class
+            WHEN 'invalid-ipv4' THEN 'ipv4 ' || coalesce(quote_literal(ipv4), 'null') || ' is not a dotted quad'
+            WHEN 'invalid-port' THEN 'port ' || port || ' is not between 1 and 65535'
+            ELSE 'shared_key is empty' END
+    FROM judged WHERE class IS NOT NULL
     UNION ALL SELECT 'dangling-current-agent', 'custom_machines', v.id, 'current_agent_id ' || v.current_agent_id || ' names no agent'
         FROM valid v WHERE v.current_agent_id IS NOT NULL AND (SELECT count(*) FROM agents a WHERE a.id = v.current_agent_id) = 0
     UNION ALL SELECT 'agent-fields-differ', 'custom_machines', h.machine_id, 'agent ' || h.agent_id || ' holds different machine fields'
@@ -121,10 +170,12 @@ found (class, entity, entity_id, detail) AS (
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
-    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+        resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                           THEN migration_dirty_rows.resolved_at END),
 cleaned AS (
-    UPDATE migration_dirty_rows d SET resolved_at = now()
-    WHERE d.entity = 'custom_machines' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT s.id FROM src s)
+    UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+    WHERE d.entity = 'custom_machines' AND d.quarantined AND d.entity_id IN (SELECT s.id FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
     END IF;
@@ -136,10 +187,18 @@ UNION SELECT h.machine_id FROM machine_health_checks h WHERE h.id IN (SELECT ent
                    WHERE m.id IN (fleet_machine_id('hetzner', c.machine_id), fleet_machine_id('custom', c.machine_id))) = 0) THEN
 WITH src AS (SELECT * FROM parked_machines WHERE machine_id IN (SELECT s.machine_id FROM machine_snapshots s WHERE s.id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_snapshots')
 UNION SELECT h.machine_id FROM machine_health_checks h WHERE h.id IN (SELECT entity_id::bigint FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_health_checks')) FOR UPDATE),
-valid AS (SELECT * FROM src WHERE machine_id IS NOT NULL AND ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'),
+judged AS (
+    SELECT s.*, CASE
+        WHEN s.machine_id IS NULL THEN 'pending-provision'
+        WHEN coalesce(s.ipv4, '') = '' AND s.status <> 'ready' THEN NULL
+        WHEN NOT coalesce(s.ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false) THEN 'invalid-ipv4'
+        WHEN coalesce(s.shared_key, '') = '' THEN 'missing-shared-key'
+    END AS class
+    FROM src s),
+valid AS (SELECT * FROM judged WHERE class IS NULL),
 upserted AS (
     INSERT INTO machines (id, type, hetzner_machine_id, name, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
-    SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_name, ipv4, shared_key, 8911,
+    SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_name, coalesce(ipv4, ''), shared_key, 8911,
            CASE status WHEN 'ready' THEN 'ready' ELSE 'launching' END, created_at, updated_at, machine_id
     FROM valid
     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, ipv4 = EXCLUDED.ipv4, shared_key = EXCLUDED.shared_key,
@@ -147,25 +206,45 @@ upserted AS (
         last_seen_at = EXCLUDED.last_seen_at
     RETURNING 1),
 found (class, entity, entity_id, detail) AS (
-    SELECT 'invalid-ipv4', 'parked_machines', id, 'ipv4 is not a dotted quad'
-    FROM src WHERE machine_id IS NOT NULL AND ipv4 IS NOT NULL AND NOT ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'),
+    SELECT class, 'parked_machines', id, CASE class
+            WHEN 'pending-provision' THEN 'no provider server id (status ' || coalesce(status, 'null') || ')'
+            WHEN 'invalid-ipv4' THEN 'ipv4 ' || coalesce(quote_literal(ipv4), 'null') || ' is not a dotted quad'
+            ELSE 'shared_key is empty' END
+    FROM judged WHERE class IS NOT NULL
+    UNION ALL SELECT 'parked-and-held', 'parked_machines', v.id, 'provider id ' || v.machine_id || ' is held by an agent'
+    FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND a.machine_type = 'hetzner') > 0),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
-    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+        resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                           THEN migration_dirty_rows.resolved_at END),
 cleaned AS (
-    UPDATE migration_dirty_rows d SET resolved_at = now()
-    WHERE d.entity = 'parked_machines' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT s.id FROM src s)
+    UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+    WHERE d.entity = 'parked_machines' AND d.quarantined AND d.entity_id IN (SELECT s.id FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
 WITH src AS (SELECT ctid AS row_ctid, * FROM agents WHERE machine_id IN (SELECT s.machine_id FROM machine_snapshots s WHERE s.id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_snapshots')
 UNION SELECT h.machine_id FROM machine_health_checks h WHERE h.id IN (SELECT entity_id::bigint FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_health_checks')) FOR UPDATE),
-held AS (
+judged AS (
     -- Scalar subqueries, not EXISTS: they probe the index per batch row, where a semi-join would hash the
     -- whole table on every batch.
-    SELECT s.*, (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1 AS shared
-    FROM src s WHERE s.machine_type = 'hetzner' AND s.machine_id IS NOT NULL),
-valid AS (SELECT * FROM held WHERE NOT shared AND machine_ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$' AND machine_shared_key IS NOT NULL),
+    SELECT s.*, CASE
+        WHEN s.machine_id IS NULL THEN
+            CASE WHEN coalesce(s.machine_type, s.machine_ipv4, s.machine_shared_key) IS NOT NULL THEN 'stray-machine-fields' END
+        WHEN s.machine_type IS NULL THEN 'missing-type'
+        WHEN s.machine_type = 'custom' THEN CASE
+            WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id) = 0 THEN 'dangling-custom-machine'
+            WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id AND c.current_agent_id = s.id) = 0
+                THEN 'custom-not-assigned-back' END
+        WHEN s.machine_type <> 'hetzner' THEN 'unknown-type'
+        WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1
+            THEN 'duplicate-provider-id'
+        WHEN NOT coalesce(s.machine_ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false) THEN 'invalid-ipv4'
+        WHEN coalesce(s.machine_shared_key, '') = '' THEN 'missing-shared-key'
+    END AS class
+    FROM src s),
+valid AS (SELECT * FROM judged WHERE class IS NULL AND machine_type = 'hetzner'),
 upserted AS (
     INSERT INTO machines (id, type, hetzner_machine_id, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
     SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_ipv4, machine_shared_key, 8911, 'in_use',
@@ -184,24 +263,41 @@ linked AS (
     WHERE a.ctid = t.row_ctid AND a.machine_ref IS DISTINCT FROM t.ref
     RETURNING 1),
 found (class, entity, entity_id, detail) AS (
-    SELECT 'missing-type', 'agents', id, 'machine_id set but machine_type is null' FROM src WHERE machine_id IS NOT NULL AND machine_type IS NULL
-    UNION ALL SELECT 'duplicate-provider-id', 'agents', id, 'provider id ' || machine_id || ' is held by another agent too' FROM held WHERE shared
-    UNION ALL SELECT 'invalid-ipv4', 'agents', id, 'machine_ipv4 is not a dotted quad' FROM held WHERE NOT shared AND NOT coalesce(machine_ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false)
-    UNION ALL SELECT 'duplicate-ipv4', 'agents', s.id, 'ipv4 ' || s.machine_ipv4 || ' is used by another agent too'
-        FROM src s WHERE s.machine_ipv4 IS NOT NULL
-          AND (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = s.machine_ipv4) > 1),
+    SELECT class, 'agents', id, CASE class
+            WHEN 'stray-machine-fields' THEN 'no machine_id, but machine_type/ipv4/shared_key set'
+            WHEN 'missing-type' THEN 'machine_id set but machine_type is null'
+            WHEN 'unknown-type' THEN 'machine_type ' || quote_literal(machine_type) || ' is neither hetzner nor custom'
+            WHEN 'dangling-custom-machine' THEN 'custom machine ' || machine_id || ' does not exist'
+            WHEN 'custom-not-assigned-back' THEN 'custom machine ' || machine_id || ' is not assigned to this agent'
+            WHEN 'duplicate-provider-id' THEN 'provider id ' || machine_id || ' is held by another agent too'
+            WHEN 'invalid-ipv4' THEN 'machine_ipv4 ' || coalesce(quote_literal(machine_ipv4), 'null') || ' is not a dotted quad'
+            ELSE 'pool machine ' || machine_id || ' has no shared key' END
+    FROM judged WHERE class IS NOT NULL
+    -- Pool servers have addresses of their own; custom machines on one host with different ports do not count.
+    UNION ALL SELECT 'duplicate-ipv4', 'agents', v.id, 'ipv4 ' || v.machine_ipv4 || ' is used by another pool server too'
+        FROM valid v
+        WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND o.machine_type = 'hetzner') > 1),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
-    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+        resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                           THEN migration_dirty_rows.resolved_at END),
 cleaned AS (
-    UPDATE migration_dirty_rows d SET resolved_at = now()
-    WHERE d.entity = 'agents' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT s.id FROM src s)
+    UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+    WHERE d.entity = 'agents' AND d.quarantined AND d.entity_id IN (SELECT s.id FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
 WITH src AS (SELECT * FROM custom_machines WHERE id IN (SELECT s.machine_id FROM machine_snapshots s WHERE s.id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_snapshots')
 UNION SELECT h.machine_id FROM machine_health_checks h WHERE h.id IN (SELECT entity_id::bigint FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_health_checks')) FOR UPDATE),
-valid AS (SELECT * FROM src WHERE ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'),
+judged AS (
+    SELECT s.*, CASE
+        WHEN NOT coalesce(s.ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false) THEN 'invalid-ipv4'
+        WHEN s.port NOT BETWEEN 1 AND 65535 THEN 'invalid-port'
+        WHEN coalesce(s.shared_key, '') = '' THEN 'missing-shared-key'
+    END AS class
+    FROM src s),
+valid AS (SELECT * FROM judged WHERE class IS NULL),
 upserted AS (
     INSERT INTO machines (id, type, ipv4, shared_key, port, status, user_id, os, arch, cpu_count, memory_gb, created_at, last_seen_at, legacy_id)
     SELECT fleet_machine_id('custom', id), 'custom', ipv4, shared_key, port,
@@ -221,7 +317,11 @@ linked AS (
     FROM holder h WHERE a.id = h.agent_id AND h.consistent AND a.machine_ref IS DISTINCT FROM fleet_machine_id('custom', h.machine_id)
     RETURNING 1),
 found (class, entity, entity_id, detail) AS (
-    SELECT 'invalid-ipv4', 'custom_machines', id, 'ipv4 is not a dotted quad' FROM src WHERE NOT ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$'
+    SELECT class, 'custom_machines', id, CASE class
+            WHEN 'invalid-ipv4' THEN 'ipv4 ' || coalesce(quote_literal(ipv4), 'null') || ' is not a dotted quad'
+            WHEN 'invalid-port' THEN 'port ' || port || ' is not between 1 and 65535'
+            ELSE 'shared_key is empty' END
+    FROM judged WHERE class IS NOT NULL
     UNION ALL SELECT 'dangling-current-agent', 'custom_machines', v.id, 'current_agent_id ' || v.current_agent_id || ' names no agent'
         FROM valid v WHERE v.current_agent_id IS NOT NULL AND (SELECT count(*) FROM agents a WHERE a.id = v.current_agent_id) = 0
     UNION ALL SELECT 'agent-fields-differ', 'custom_machines', h.machine_id, 'agent ' || h.agent_id || ' holds different machine fields'
@@ -229,10 +329,12 @@ found (class, entity, entity_id, detail) AS (
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
-    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+        resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                           THEN migration_dirty_rows.resolved_at END),
 cleaned AS (
-    UPDATE migration_dirty_rows d SET resolved_at = now()
-    WHERE d.entity = 'custom_machines' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT s.id FROM src s)
+    UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+    WHERE d.entity = 'custom_machines' AND d.quarantined AND d.entity_id IN (SELECT s.id FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
     END IF;
@@ -247,16 +349,25 @@ linked AS (
     -- planner merge-join from the start of the table on every batch.
     UPDATE machine_snapshots x SET machine_ref = t.machine_ref FROM target t
     WHERE x.ctid = t.ctid AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
-found (class, entity, entity_id, detail) AS (
-    SELECT 'orphan-snapshot', 'machine_snapshots', s.id, 'machine id ' || s.machine_id || ' matches no machine'
+unlinkable AS (
+    SELECT s.id, s.machine_id,
+           (SELECT count(*) FROM parked_machines p WHERE p.machine_id = s.machine_id)
+           + (SELECT count(*) FROM agents a WHERE a.machine_id = s.machine_id)
+           + (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id) > 0 AS in_legacy
     FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),
+found (class, entity, entity_id, detail) AS (
+    SELECT CASE WHEN u.in_legacy THEN 'child-of-dirty-machine' ELSE 'orphan-snapshot' END, 'machine_snapshots', u.id,
+           'machine id ' || u.machine_id || CASE WHEN u.in_legacy THEN ' is a dirty legacy row left out of Machine' ELSE ' exists in no model' END
+    FROM unlinkable u),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
-    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+        resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                           THEN migration_dirty_rows.resolved_at END),
 cleaned AS (
-    UPDATE migration_dirty_rows d SET resolved_at = now()
-    WHERE d.entity = 'machine_snapshots' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT s.id FROM src s)
+    UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+    WHERE d.entity = 'machine_snapshots' AND d.quarantined AND d.entity_id IN (SELECT s.id FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
     END IF;
@@ -271,16 +382,25 @@ linked AS (
     -- planner merge-join from the start of the table on every batch.
     UPDATE machine_health_checks x SET machine_ref = t.machine_ref FROM target t
     WHERE x.ctid = t.ctid AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
-found (class, entity, entity_id, detail) AS (
-    SELECT 'orphan-health-check', 'machine_health_checks', s.id::text, 'machine id ' || s.machine_id || ' matches no machine'
+unlinkable AS (
+    SELECT s.id, s.machine_id,
+           (SELECT count(*) FROM parked_machines p WHERE p.machine_id = s.machine_id)
+           + (SELECT count(*) FROM agents a WHERE a.machine_id = s.machine_id)
+           + (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id) > 0 AS in_legacy
     FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),
+found (class, entity, entity_id, detail) AS (
+    SELECT CASE WHEN u.in_legacy THEN 'child-of-dirty-machine' ELSE 'orphan-health-check' END, 'machine_health_checks', u.id::text,
+           'machine id ' || u.machine_id || CASE WHEN u.in_legacy THEN ' is a dirty legacy row left out of Machine' ELSE ' exists in no model' END
+    FROM unlinkable u),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
-    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+    ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+        resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                           THEN migration_dirty_rows.resolved_at END),
 cleaned AS (
-    UPDATE migration_dirty_rows d SET resolved_at = now()
-    WHERE d.entity = 'machine_health_checks' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT s.id::text FROM src s)
+    UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+    WHERE d.entity = 'machine_health_checks' AND d.quarantined AND d.entity_id IN (SELECT s.id::text FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
     END IF;

@@ -249,6 +249,35 @@ internal static class MachineTransitionSql
         "CREATE INDEX IF NOT EXISTS ix_migration_dirty_rows_open ON migration_dirty_rows (entity, entity_id) WHERE resolved_at IS NULL;";
 
     public const string DropDirtyRowIndex = "DROP INDEX IF EXISTS ix_migration_dirty_rows_open;";
+
+    /// <summary>
+    /// Dirty rows as operators handle them (ADR 0016): <c>quarantined</c> while the data is dirty — open, or accepted by
+    /// an operator's recorded resolution — so every comparison leaves it out; keyset paging by class; an audit of bulk
+    /// resolutions.
+    /// </summary>
+    public const string DirtyRowQuarantine = """
+        ALTER TABLE migration_dirty_rows ADD COLUMN quarantined boolean NOT NULL DEFAULT true;
+        UPDATE migration_dirty_rows SET quarantined = (resolved_at IS NULL OR resolution IS NOT NULL);
+        DROP INDEX IF EXISTS ix_migration_dirty_rows_open;
+        CREATE INDEX ix_migration_dirty_rows_quarantined ON migration_dirty_rows (entity, entity_id) WHERE quarantined;
+        CREATE INDEX ix_migration_dirty_rows_open ON migration_dirty_rows (class, entity, entity_id) WHERE resolved_at IS NULL;
+        CREATE TABLE migration_dirty_resolutions (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            actor text NOT NULL,
+            filter jsonb NOT NULL,
+            resolution text NOT NULL,
+            resolved integer NOT NULL
+        );
+        """;
+
+    public const string DropDirtyRowQuarantine = """
+        DROP TABLE IF EXISTS migration_dirty_resolutions;
+        DROP INDEX IF EXISTS ix_migration_dirty_rows_open;
+        DROP INDEX IF EXISTS ix_migration_dirty_rows_quarantined;
+        CREATE INDEX ix_migration_dirty_rows_open ON migration_dirty_rows (entity, entity_id) WHERE resolved_at IS NULL;
+        ALTER TABLE migration_dirty_rows DROP COLUMN IF EXISTS quarantined;
+        """;
     /// <summary>
     /// The change marker of <c>MachineOnly</c>: while the stored phase is <c>MachineOnly</c>, every insert, update and
     /// delete of a <c>machines</c> row and every change of an agent's relation lands in <c>machine_changes</c> (new code,

@@ -48,6 +48,14 @@ public interface IAssignmentWrites
     /// <summary>The agent holding a machine (by its public id) and the machine's key, for heartbeat signatures.</summary>
     Task<MachineHolder?> HolderAsync(string machineId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Locks the holder's agent row (shared) for the rest of the caller's transaction and tells whether it still holds
+    /// that machine. A child written after this is never of a machine a concurrent release has already removed: the
+    /// release locks the same row first, so it either finished before (false here) or waits for the child and then
+    /// keeps the machine as a tombstone.
+    /// </summary>
+    Task<bool> LockHolderAsync(MachineHolder holder, CancellationToken cancellationToken);
+
     /// <summary>Agents on a machine whose last check (or assignment) is older than the cutoff: silence counts as failure.</summary>
     Task<IReadOnlyList<MachineHolder>> SilentAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken);
 }

@@ -119,6 +119,19 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
             .Select(m => new MachineHolder(m.CurrentAgent!.Id, m.LegacyId, m.Id, m.SharedKey))
             .FirstOrDefaultAsync(cancellationToken);
 
+    public async Task<bool> LockHolderAsync(MachineHolder holder, CancellationToken cancellationToken)
+    {
+        if (holder.MachineRef is null)
+        {
+            return false;
+        }
+
+        // The relation's column name comes from the EF model, never from input; the values are parameters.
+        var sql = $"SELECT 1 AS \"Value\" FROM agents WHERE id = @agent AND {db.AgentRelationColumnName()} = @machine FOR SHARE";
+        return await db.Database.SqlQueryRaw<int>(sql, new NpgsqlParameter("agent", holder.AgentId), new NpgsqlParameter("machine", holder.MachineRef))
+            .AnyAsync(cancellationToken);
+    }
+
     public async Task<IReadOnlyList<MachineHolder>> SilentAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken) =>
         await db.Agents.AsNoTracking()
             .Where(a => a.MachineRef != null && (a.Status == AgentStatus.Active || a.Status == AgentStatus.Unhealthy))

@@ -52,6 +52,8 @@ public static class SnapshotsApi
                 SnapshotOutcome.NoMachine => Problem(StatusCodes.Status409Conflict, "Agent has no machine", "Only a machine an agent holds can be snapshotted."),
                 SnapshotOutcome.NotSnapshottable => Problem(StatusCodes.Status409Conflict, "Machine cannot be snapshotted",
                     "Custom machines are the user's own hosts; the cloud provider can only image pool machines."),
+                SnapshotOutcome.Busy => Problem(StatusCodes.Status409Conflict, "Snapshot deleted while it was being created",
+                    "Its image was deleted again; nothing is left behind."),
                 _ => Problem(StatusCodes.Status404NotFound, "Agent not found", $"No agent '{request.AgentId}' is visible to the caller."),
             };
         }
@@ -96,7 +98,13 @@ public static class SnapshotsApi
         try
         {
             var outcome = InputRules.IsPlausibleId(id) ? await snapshots.DeleteAsync(id, caller.OwnerFilter(), cancellationToken) : SnapshotOutcome.NotFound;
-            return outcome == SnapshotOutcome.Ok ? TypedResults.NoContent() : SnapshotNotFound(id);
+            return outcome switch
+            {
+                SnapshotOutcome.Ok => TypedResults.NoContent(),
+                SnapshotOutcome.Busy => Problem(StatusCodes.Status409Conflict, "Snapshot is still being created",
+                    "Its image does not exist yet; delete it once the create has finished."),
+                _ => SnapshotNotFound(id),
+            };
         }
         catch (CloudProviderException ex)
         {

@@ -14,6 +14,8 @@ public enum SnapshotOutcome
     NoMachine,
     NotSnapshottable,
     NotFound,
+    /// <summary>A snapshot still being created cannot be deleted yet (its image does not exist), or was deleted while it was.</summary>
+    Busy,
 }
 
 /// <summary>
@@ -29,8 +31,10 @@ public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites
     {
         var (outcome, snapshot) = await assignments.RunAsync<(SnapshotOutcome, MachineSnapshot?)>(async writes =>
         {
-            var agent = await db.Agents.AsNoTracking()
-                .FirstOrDefaultAsync(a => a.Id == agentId && (ownerFilter == null || a.UserId == ownerFilter), cancellationToken);
+            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+            // The agent row locked, as every write path does first: a release cannot remove the machine between
+            // reading what the agent holds and the snapshot row that names it.
+            var agent = await AgentLocks.LockAgentAsync(db, agentId, ownerFilter, cancellationToken);
             if (agent is null)
             {
                 return (SnapshotOutcome.AgentNotFound, null);
@@ -50,9 +54,16 @@ public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites
             var row = NewRow(held, agent.UserId, agent.Id, isFinal: false);
             db.MachineSnapshots.Add(row);
             await db.SaveChangesAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
             return (SnapshotOutcome.Ok, row);
         });
-        return outcome == SnapshotOutcome.Ok ? (outcome, await CompleteAsync(snapshot!, cancellationToken)) : (outcome, null);
+        if (outcome != SnapshotOutcome.Ok)
+        {
+            return (outcome, null);
+        }
+
+        var completed = await CompleteAsync(snapshot!, cancellationToken);
+        return completed is null ? (SnapshotOutcome.Busy, null) : (SnapshotOutcome.Ok, completed);
     }
 
     /// <summary>
@@ -81,29 +92,44 @@ public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites
 
         // REVIEW: a crash between the provider call and saving its image id leaves an image without a row; it is
         // findable by its description ("fleet snapshot <id>"), and a sweep over provider images is future work.
-        return existing.ProviderImageId is null ? await CompleteAsync(existing, cancellationToken) : existing;
+        return existing.ProviderImageId is null
+            ? await CompleteAsync(existing, cancellationToken) ?? throw new InvalidOperationException($"Final snapshot {existing.Id} was deleted while it was being created.")
+            : existing;
     }
 
+    /// <summary>
+    /// Deletes the provider image, then the row. Safe to race: the provider's delete is idempotent and only one of
+    /// concurrent deletes removes the row (the others answer NotFound, never an error). A snapshot whose image is still
+    /// being created is <see cref="SnapshotOutcome.Busy"/>: deleting its row now would leave the image it is about to
+    /// get without one.
+    /// </summary>
     public async Task<SnapshotOutcome> DeleteAsync(string id, string? ownerFilter, CancellationToken cancellationToken)
     {
-        var snapshot = await db.MachineSnapshots.FirstOrDefaultAsync(s => s.Id == id && (ownerFilter == null || s.UserId == ownerFilter), cancellationToken);
+        var snapshot = await db.MachineSnapshots.AsNoTracking()
+            .FirstOrDefaultAsync(s => s.Id == id && (ownerFilter == null || s.UserId == ownerFilter), cancellationToken);
         if (snapshot is null)
         {
             return SnapshotOutcome.NotFound;
         }
 
-        if (snapshot.ProviderImageId is not null)
+        if (snapshot.ProviderImageId is null)
         {
-            // The image goes first: if the provider refuses, the row stays and the delete can be retried.
-            await provider.DeleteImageAsync(snapshot.ProviderImageId, cancellationToken);
+            return SnapshotOutcome.Busy;
         }
 
-        db.MachineSnapshots.Remove(snapshot);
-        await db.SaveChangesAsync(cancellationToken);
-        return SnapshotOutcome.Ok;
+        // The image goes first: if the provider refuses, the row stays and the delete can be retried.
+        await provider.DeleteImageAsync(snapshot.ProviderImageId, cancellationToken);
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var deleted = await db.MachineSnapshots.Where(s => s.Id == id).ExecuteDeleteAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return deleted == 0 ? SnapshotOutcome.NotFound : SnapshotOutcome.Ok;
     }
 
-    private async Task<MachineSnapshot> CompleteAsync(MachineSnapshot snapshot, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the provider image and records it on the row — with the provider call outside any transaction. Null when
+    /// the row was deleted meanwhile: the image just created is deleted again, so none outlives its row.
+    /// </summary>
+    private async Task<MachineSnapshot?> CompleteAsync(MachineSnapshot snapshot, CancellationToken cancellationToken)
     {
         CloudImage image;
         try
@@ -113,15 +139,30 @@ public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites
         catch when (!snapshot.IsFinal)
         {
             // Nothing half-written: a failed request leaves no row behind. (A final snapshot's row stays for the retry.)
-            db.MachineSnapshots.Remove(snapshot);
-            await db.SaveChangesAsync(CancellationToken.None);
+            await using var undo = await db.Database.BeginTransactionAsync(CancellationToken.None);
+            await db.MachineSnapshots.Where(s => s.Id == snapshot.Id && s.ProviderImageId == null).ExecuteDeleteAsync(CancellationToken.None);
+            await undo.CommitAsync(CancellationToken.None);
             throw;
         }
 
+        var status = image.Available ? SnapshotStatus.Available : SnapshotStatus.Creating;
+        await using (var tx = await db.Database.BeginTransactionAsync(CancellationToken.None))
+        {
+            var recorded = await db.MachineSnapshots.Where(s => s.Id == snapshot.Id).ExecuteUpdateAsync(u => u
+                .SetProperty(s => s.ProviderImageId, image.Id).SetProperty(s => s.SizeBytes, image.SizeBytes).SetProperty(s => s.Status, status),
+                CancellationToken.None);
+            await tx.CommitAsync(CancellationToken.None);
+            if (recorded == 0)
+            {
+                await provider.DeleteImageAsync(image.Id, CancellationToken.None);
+                return null;
+            }
+        }
+
+        db.ChangeTracker.Clear();
         snapshot.ProviderImageId = image.Id;
         snapshot.SizeBytes = image.SizeBytes;
-        snapshot.Status = image.Available ? SnapshotStatus.Available : SnapshotStatus.Creating;
-        await db.SaveChangesAsync(CancellationToken.None);
+        snapshot.Status = status;
         return snapshot;
     }
 

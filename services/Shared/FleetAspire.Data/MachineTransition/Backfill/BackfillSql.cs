@@ -13,27 +13,42 @@ internal static class BackfillSql
     public const string Ipv4Pattern = @"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$";
 
     /// <summary>
-    /// Records what the batch found dirty, and resolves earlier reports on its rows that are clean now (a later write
-    /// fixed them, or a race was read mid-way): quarantine lasts exactly as long as the data is dirty.
+    /// Records what the batch found dirty, and clears its rows' earlier reports that are clean now (a later write fixed
+    /// them, or a race was read mid-way): quarantine lasts exactly as long as the data is dirty. A report stays
+    /// <c>quarantined</c> — left out of every comparison — while the row is dirty, whether open or resolved by an
+    /// operator's recorded decision; that decision stands while the row is as it was when it was taken.
     /// </summary>
     private static string DirtyReport(string table, string idText) => $"""
         dirty AS (
             INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
             SELECT class, entity, entity_id, detail FROM found
-            ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, resolved_at = NULL),
+            ON CONFLICT (class, entity, entity_id) DO UPDATE SET last_seen = now(), detail = EXCLUDED.detail, quarantined = true,
+                resolved_at = CASE WHEN migration_dirty_rows.resolution IS NOT NULL AND migration_dirty_rows.detail = EXCLUDED.detail
+                                   THEN migration_dirty_rows.resolved_at END),
         cleaned AS (
-            UPDATE migration_dirty_rows d SET resolved_at = now()
-            WHERE d.entity = '{table}' AND d.resolved_at IS NULL AND d.entity_id IN (SELECT {idText} FROM src s)
+            UPDATE migration_dirty_rows d SET resolved_at = coalesce(d.resolved_at, now()), quarantined = false
+            WHERE d.entity = '{table}' AND d.quarantined AND d.entity_id IN (SELECT {idText} FROM src s)
               AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
         """;
 
-    /// <summary>Pool rows → hetzner machines (launching/ready). A row still waiting for its provider id is skipped, not dirty.</summary>
+    /// <summary>
+    /// Pool rows → hetzner machines (launching/ready). Each row is judged by one expression (<see cref="DirtyClasses"/>):
+    /// copied exactly when it names no class. A booting server without an address yet is copied with an empty one.
+    /// </summary>
     public static readonly string ParkedMachines = $$"""
         WITH src AS (SELECT * FROM parked_machines WHERE {source} FOR UPDATE),
-        valid AS (SELECT * FROM src WHERE machine_id IS NOT NULL AND ipv4 ~ '{{Ipv4Pattern}}'),
+        judged AS (
+            SELECT s.*, CASE
+                WHEN s.machine_id IS NULL THEN '{{DirtyClasses.PendingProvision}}'
+                WHEN coalesce(s.ipv4, '') = '' AND s.status <> 'ready' THEN NULL
+                WHEN NOT coalesce(s.ipv4 ~ '{{Ipv4Pattern}}', false) THEN '{{DirtyClasses.InvalidIpv4}}'
+                WHEN coalesce(s.shared_key, '') = '' THEN '{{DirtyClasses.MissingSharedKey}}'
+            END AS class
+            FROM src s),
+        valid AS (SELECT * FROM judged WHERE class IS NULL),
         upserted AS (
             INSERT INTO machines (id, type, hetzner_machine_id, name, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
-            SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_name, ipv4, shared_key, 8911,
+            SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_name, coalesce(ipv4, ''), shared_key, 8911,
                    CASE status WHEN 'ready' THEN 'ready' ELSE 'launching' END, created_at, updated_at, machine_id
             FROM valid
             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, ipv4 = EXCLUDED.ipv4, shared_key = EXCLUDED.shared_key,
@@ -41,25 +56,45 @@ internal static class BackfillSql
                 last_seen_at = EXCLUDED.last_seen_at
             RETURNING 1),
         found (class, entity, entity_id, detail) AS (
-            SELECT 'invalid-ipv4', 'parked_machines', id, 'ipv4 is not a dotted quad'
-            FROM src WHERE machine_id IS NOT NULL AND ipv4 IS NOT NULL AND NOT ipv4 ~ '{{Ipv4Pattern}}'),
+            SELECT class, 'parked_machines', id, CASE class
+                    WHEN '{{DirtyClasses.PendingProvision}}' THEN 'no provider server id (status ' || coalesce(status, 'null') || ')'
+                    WHEN '{{DirtyClasses.InvalidIpv4}}' THEN 'ipv4 ' || coalesce(quote_literal(ipv4), 'null') || ' is not a dotted quad'
+                    ELSE 'shared_key is empty' END
+            FROM judged WHERE class IS NOT NULL
+            UNION ALL SELECT '{{DirtyClasses.ParkedAndHeld}}', 'parked_machines', v.id, 'provider id ' || v.machine_id || ' is held by an agent'
+            FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND a.machine_type = 'hetzner') > 0),
         {{DirtyReport("parked_machines", "s.id")}}
         SELECT count(*), max(id) FROM src
         """;
 
     /// <summary>
-    /// Agents holding a pool machine → hetzner machines (in_use) and their relation. Dirty and never guessed at: a
-    /// machine id without a type, a provider id held by two agents, an invalid ipv4; two agents on one ipv4 are
-    /// reported but still migrated. An agent without a machine has its relation cleared (a release since the copy).
+    /// Agents → hetzner machines (in_use) and their relation. Each agent is judged by one expression, first match wins
+    /// (<see cref="DirtyClasses"/>), and a pool machine is copied exactly when it names no class: nothing is guessed at
+    /// and nothing is skipped unreported. Two pool servers on one ipv4 are reported but still migrated. An agent without
+    /// a machine has its relation cleared (a release since the copy). Custom agents are linked by the custom machine
+    /// statement; here they are only judged.
     /// </summary>
     public static readonly string PoolAgents = $$"""
         WITH src AS (SELECT ctid AS row_ctid, * FROM agents WHERE {source} FOR UPDATE),
-        held AS (
+        judged AS (
             -- Scalar subqueries, not EXISTS: they probe the index per batch row, where a semi-join would hash the
             -- whole table on every batch.
-            SELECT s.*, (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1 AS shared
-            FROM src s WHERE s.machine_type = 'hetzner' AND s.machine_id IS NOT NULL),
-        valid AS (SELECT * FROM held WHERE NOT shared AND machine_ipv4 ~ '{{Ipv4Pattern}}' AND machine_shared_key IS NOT NULL),
+            SELECT s.*, CASE
+                WHEN s.machine_id IS NULL THEN
+                    CASE WHEN coalesce(s.machine_type, s.machine_ipv4, s.machine_shared_key) IS NOT NULL THEN '{{DirtyClasses.StrayMachineFields}}' END
+                WHEN s.machine_type IS NULL THEN '{{DirtyClasses.MissingType}}'
+                WHEN s.machine_type = 'custom' THEN CASE
+                    WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id) = 0 THEN '{{DirtyClasses.DanglingCustomMachine}}'
+                    WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id AND c.current_agent_id = s.id) = 0
+                        THEN '{{DirtyClasses.CustomNotAssignedBack}}' END
+                WHEN s.machine_type <> 'hetzner' THEN '{{DirtyClasses.UnknownType}}'
+                WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1
+                    THEN '{{DirtyClasses.DuplicateProviderId}}'
+                WHEN NOT coalesce(s.machine_ipv4 ~ '{{Ipv4Pattern}}', false) THEN '{{DirtyClasses.InvalidIpv4}}'
+                WHEN coalesce(s.machine_shared_key, '') = '' THEN '{{DirtyClasses.MissingSharedKey}}'
+            END AS class
+            FROM src s),
+        valid AS (SELECT * FROM judged WHERE class IS NULL AND machine_type = 'hetzner'),
         upserted AS (
             INSERT INTO machines (id, type, hetzner_machine_id, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
             SELECT fleet_machine_id('hetzner', machine_id), 'hetzner', machine_id, machine_ipv4, machine_shared_key, 8911, 'in_use',
@@ -78,23 +113,39 @@ internal static class BackfillSql
             WHERE a.ctid = t.row_ctid AND a.machine_ref IS DISTINCT FROM t.ref
             RETURNING 1),
         found (class, entity, entity_id, detail) AS (
-            SELECT 'missing-type', 'agents', id, 'machine_id set but machine_type is null' FROM src WHERE machine_id IS NOT NULL AND machine_type IS NULL
-            UNION ALL SELECT 'duplicate-provider-id', 'agents', id, 'provider id ' || machine_id || ' is held by another agent too' FROM held WHERE shared
-            UNION ALL SELECT 'invalid-ipv4', 'agents', id, 'machine_ipv4 is not a dotted quad' FROM held WHERE NOT shared AND NOT coalesce(machine_ipv4 ~ '{{Ipv4Pattern}}', false)
-            UNION ALL SELECT 'duplicate-ipv4', 'agents', s.id, 'ipv4 ' || s.machine_ipv4 || ' is used by another agent too'
-                FROM src s WHERE s.machine_ipv4 IS NOT NULL
-                  AND (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = s.machine_ipv4) > 1),
+            SELECT class, 'agents', id, CASE class
+                    WHEN '{{DirtyClasses.StrayMachineFields}}' THEN 'no machine_id, but machine_type/ipv4/shared_key set'
+                    WHEN '{{DirtyClasses.MissingType}}' THEN 'machine_id set but machine_type is null'
+                    WHEN '{{DirtyClasses.UnknownType}}' THEN 'machine_type ' || quote_literal(machine_type) || ' is neither hetzner nor custom'
+                    WHEN '{{DirtyClasses.DanglingCustomMachine}}' THEN 'custom machine ' || machine_id || ' does not exist'
+                    WHEN '{{DirtyClasses.CustomNotAssignedBack}}' THEN 'custom machine ' || machine_id || ' is not assigned to this agent'
+                    WHEN '{{DirtyClasses.DuplicateProviderId}}' THEN 'provider id ' || machine_id || ' is held by another agent too'
+                    WHEN '{{DirtyClasses.InvalidIpv4}}' THEN 'machine_ipv4 ' || coalesce(quote_literal(machine_ipv4), 'null') || ' is not a dotted quad'
+                    ELSE 'pool machine ' || machine_id || ' has no shared key' END
+            FROM judged WHERE class IS NOT NULL
+            -- Pool servers have addresses of their own; custom machines on one host with different ports do not count.
+            UNION ALL SELECT '{{DirtyClasses.DuplicateIpv4}}', 'agents', v.id, 'ipv4 ' || v.machine_ipv4 || ' is used by another pool server too'
+                FROM valid v
+                WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND o.machine_type = 'hetzner') > 1),
         {{DirtyReport("agents", "s.id")}}
         SELECT count(*), max(id) FROM src
         """;
 
     /// <summary>
     /// Custom machines → custom machines with their owner, and the relation of their agent when the agent really
-    /// holds them (same id, ipv4 and key). A dangling or inconsistent current agent is reported and left unlinked.
+    /// holds them (same id, ipv4 and key). Judged like the others; a dangling or inconsistent current agent is reported
+    /// and the machine migrated unassigned.
     /// </summary>
     public static readonly string CustomMachines = $$"""
         WITH src AS (SELECT * FROM custom_machines WHERE {source} FOR UPDATE),
-        valid AS (SELECT * FROM src WHERE ipv4 ~ '{{Ipv4Pattern}}'),
+        judged AS (
+            SELECT s.*, CASE
+                WHEN NOT coalesce(s.ipv4 ~ '{{Ipv4Pattern}}', false) THEN '{{DirtyClasses.InvalidIpv4}}'
+                WHEN s.port NOT BETWEEN 1 AND 65535 THEN '{{DirtyClasses.InvalidPort}}'
+                WHEN coalesce(s.shared_key, '') = '' THEN '{{DirtyClasses.MissingSharedKey}}'
+            END AS class
+            FROM src s),
+        valid AS (SELECT * FROM judged WHERE class IS NULL),
         upserted AS (
             INSERT INTO machines (id, type, ipv4, shared_key, port, status, user_id, os, arch, cpu_count, memory_gb, created_at, last_seen_at, legacy_id)
             SELECT fleet_machine_id('custom', id), 'custom', ipv4, shared_key, port,
@@ -114,21 +165,31 @@ internal static class BackfillSql
             FROM holder h WHERE a.id = h.agent_id AND h.consistent AND a.machine_ref IS DISTINCT FROM fleet_machine_id('custom', h.machine_id)
             RETURNING 1),
         found (class, entity, entity_id, detail) AS (
-            SELECT 'invalid-ipv4', 'custom_machines', id, 'ipv4 is not a dotted quad' FROM src WHERE NOT ipv4 ~ '{{Ipv4Pattern}}'
-            UNION ALL SELECT 'dangling-current-agent', 'custom_machines', v.id, 'current_agent_id ' || v.current_agent_id || ' names no agent'
+            SELECT class, 'custom_machines', id, CASE class
+                    WHEN '{{DirtyClasses.InvalidIpv4}}' THEN 'ipv4 ' || coalesce(quote_literal(ipv4), 'null') || ' is not a dotted quad'
+                    WHEN '{{DirtyClasses.InvalidPort}}' THEN 'port ' || port || ' is not between 1 and 65535'
+                    ELSE 'shared_key is empty' END
+            FROM judged WHERE class IS NOT NULL
+            UNION ALL SELECT '{{DirtyClasses.DanglingCurrentAgent}}', 'custom_machines', v.id, 'current_agent_id ' || v.current_agent_id || ' names no agent'
                 FROM valid v WHERE v.current_agent_id IS NOT NULL AND (SELECT count(*) FROM agents a WHERE a.id = v.current_agent_id) = 0
-            UNION ALL SELECT 'agent-fields-differ', 'custom_machines', h.machine_id, 'agent ' || h.agent_id || ' holds different machine fields'
+            UNION ALL SELECT '{{DirtyClasses.AgentFieldsDiffer}}', 'custom_machines', h.machine_id, 'agent ' || h.agent_id || ' holds different machine fields'
                 FROM holder h WHERE NOT h.consistent),
         {{DirtyReport("custom_machines", "s.id")}}
         SELECT count(*), max(id) FROM src
         """;
 
     /// <summary>Snapshots → their machine, by the legacy string id (provider ids and custom ids never collide).</summary>
-    public static readonly string Snapshots = ChildLinks("machine_snapshots", "orphan-snapshot", "s.id");
+    public static readonly string Snapshots = ChildLinks("machine_snapshots", DirtyClasses.OrphanSnapshot, "id");
 
     /// <summary>Health checks → their machine, like snapshots. Ids are numbers: the cursor compares as bigint.</summary>
-    public static readonly string HealthChecks = ChildLinks("machine_health_checks", "orphan-health-check", "s.id::text");
+    public static readonly string HealthChecks = ChildLinks("machine_health_checks", DirtyClasses.OrphanHealthCheck, "id::text");
 
+    /// <summary>
+    /// A child that cannot link is reported either way, both classes closed by the flip into MachineOnly (which links
+    /// it to a tombstone): its machine is gone from every model (<paramref name="orphanClass"/>, a snapshot that
+    /// outlived its server), or its machine is a dirty legacy row left out of Machine
+    /// (<see cref="DirtyClasses.ChildOfDirtyMachine"/>). <paramref name="idText"/>: the id column as text.
+    /// </summary>
     private static string ChildLinks(string table, string orphanClass, string idText) => $$"""
         WITH src AS (SELECT ctid, id, machine_id FROM {{table}} WHERE {source} FOR UPDATE),
         target AS (
@@ -139,10 +200,17 @@ internal static class BackfillSql
             -- planner merge-join from the start of the table on every batch.
             UPDATE {{table}} x SET machine_ref = t.machine_ref FROM target t
             WHERE x.ctid = t.ctid AND x.machine_ref IS DISTINCT FROM t.machine_ref RETURNING 1),
-        found (class, entity, entity_id, detail) AS (
-            SELECT '{{orphanClass}}', '{{table}}', {{idText}}, 'machine id ' || s.machine_id || ' matches no machine'
+        unlinkable AS (
+            SELECT s.id, s.machine_id,
+                   (SELECT count(*) FROM parked_machines p WHERE p.machine_id = s.machine_id)
+                   + (SELECT count(*) FROM agents a WHERE a.machine_id = s.machine_id)
+                   + (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id) > 0 AS in_legacy
             FROM src s WHERE NOT EXISTS (SELECT 1 FROM target t WHERE t.id = s.id)),
-        {{DirtyReport(table, idText)}}
+        found (class, entity, entity_id, detail) AS (
+            SELECT CASE WHEN u.in_legacy THEN '{{DirtyClasses.ChildOfDirtyMachine}}' ELSE '{{orphanClass}}' END, '{{table}}', u.{{idText}},
+                   'machine id ' || u.machine_id || CASE WHEN u.in_legacy THEN ' is a dirty legacy row left out of Machine' ELSE ' exists in no model' END
+            FROM unlinkable u),
+        {{DirtyReport(table, "s." + idText)}}
         SELECT count(*), max(id)::text FROM src
         """;
 

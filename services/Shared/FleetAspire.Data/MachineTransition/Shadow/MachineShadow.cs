@@ -61,6 +61,19 @@ public static class MachineShadow
         };
     }
 
+    /// <summary>
+    /// The agents among <paramref name="agentIds"/> that are known divergences (<see cref="MachineVerifier.AgentQuarantined"/>):
+    /// a shadow compare leaves them out exactly as the verifier does.
+    /// </summary>
+    public static async Task<IReadOnlySet<string>> QuarantinedAgentsAsync(IServiceProvider services, IReadOnlyCollection<string> agentIds,
+        CancellationToken cancellationToken)
+    {
+        var quarantined = new HashSet<string>(StringComparer.Ordinal);
+        await ReadAsync(services, $"SELECT a.id FROM agents a WHERE a.id = ANY(@ids) AND {MachineVerifier.AgentQuarantined("a")}", "ids",
+            agentIds.ToArray(), reader => quarantined.Add(reader.GetString(0)), cancellationToken);
+        return quarantined;
+    }
+
     /// <summary>Both sides of the machines whose legacy ids <paramref name="idsSql"/> selects, compared field by field.</summary>
     internal static async Task<ShadowResult> CompareMachinesAsync(IServiceProvider services, string idsSql, string parameter, object value,
         CancellationToken cancellationToken)
@@ -94,7 +107,7 @@ public static class MachineShadow
                m.id, m.type, m.hetzner_machine_id, m.ipv4, m.port, m.status, m.user_id, m.shared_key
         FROM legacy l FULL JOIN machine m ON m.id = l.id
         WHERE l.id IS NULL
-           OR NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = l.src AND d.entity_id = l.src_id AND d.resolved_at IS NULL)
+           OR NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = l.src AND d.entity_id = l.src_id AND d.quarantined)
         """;
 
     private static async Task ReadAsync(IServiceProvider services, string sql, string parameter, object value, Action<NpgsqlDataReader> row,

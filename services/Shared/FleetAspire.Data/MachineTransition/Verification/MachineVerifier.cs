@@ -94,7 +94,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
             -- Quarantined sources are known divergences: the whole pair (legacy row and any Machine made from it) is
             -- left out, not just the legacy side.
             SELECT e.*, EXISTS (SELECT 1 FROM migration_dirty_rows d
-                                WHERE d.entity = e.src AND d.entity_id = e.src_id AND d.resolved_at IS NULL) AS quarantined
+                                WHERE d.entity = e.src AND d.entity_id = e.src_id AND d.quarantined) AS quarantined
             FROM ({{Expected(scope.Legacy)}}) e),
         joined AS (
             -- Byte-equal values are equal in every normal form and under every fingerprint: the costly comparisons
@@ -146,9 +146,16 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                  WHEN a.machine_type = 'custom' AND EXISTS (SELECT 1 FROM custom_machines c WHERE c.id = a.machine_id AND c.current_agent_id = a.id)
                      THEN fleet_machine_id('custom', a.machine_id)
              END AS expected_ref) x
-        WHERE a.machine_ref IS DISTINCT FROM expected_ref AND {{Scope.On(scope.Agents, "a.id")}}
-          AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'agents' AND d.entity_id = a.id AND d.resolved_at IS NULL)
-          AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'custom_machines' AND d.entity_id = a.machine_id AND d.resolved_at IS NULL)
+        WHERE a.machine_ref IS DISTINCT FROM expected_ref AND {{Scope.On(scope.Agents, "a.id")}} AND NOT {{AgentQuarantined("a")}}
+        """;
+
+    /// <summary>
+    /// Whether an agent (<paramref name="alias"/>) is a known divergence: a dirty report on it, or on the custom machine it
+    /// names, while the data is dirty (open or accepted by an operator). The verifier and every shadow compare leave it out.
+    /// </summary>
+    public static string AgentQuarantined(string alias) => $"""
+        (EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'agents' AND d.entity_id = {alias}.id AND d.quarantined)
+         OR EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = 'custom_machines' AND d.entity_id = {alias}.machine_id AND d.quarantined))
         """;
 
     /// <summary>Snapshots and health checks: linked to the wrong machine or not at all (unlinked), or to nothing that exists (orphan).</summary>
@@ -169,7 +176,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                    AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.machine_id = t.machine_id)
                    AND NOT EXISTS (SELECT 1 FROM custom_machines c WHERE c.id = t.machine_id)
                    AND (t.machine_ref IS NULL OR NOT EXISTS (SELECT 1 FROM machines x WHERE x.id = t.machine_ref)))
-          AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = '{{table}}' AND d.entity_id = {{idExpression}} AND d.resolved_at IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = '{{table}}' AND d.entity_id = {{idExpression}} AND d.quarantined)
         """;
 
     private static string[] Queries(Scope scope) =>
