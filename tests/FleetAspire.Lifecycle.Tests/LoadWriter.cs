@@ -247,15 +247,24 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
     /// result is not what the fleet shows. <c>Drift</c>: an agent this client only observed (never wrote) that holds
     /// something else now — the fleet changed it without this client (a dirty legacy row, another process).
     /// </summary>
-    public async Task<(List<string> Lost, List<string> Drift)> CheckLedgerAsync(HttpClient agentsClient, HttpClient machinesClient, HttpClient snapshotsClient)
+    public async Task<(List<string> Lost, List<LedgerDrift> Drift)> CheckLedgerAsync(HttpClient agentsClient, HttpClient machinesClient, HttpClient snapshotsClient)
     {
-        var (lost, drift) = (new List<string>(), new List<string>());
+        var (lost, drift) = (new List<string>(), new List<LedgerDrift>());
         foreach (var (agent, machine) in AgentMachines.Where(a => !_unknown.Contains(a.Key)))
         {
             var now = (await agentsClient.GetFromJsonAsync<AgentResponse>($"/api/agents/{agent}"))!.MachineId;
-            if (now != machine)
+            if (now == machine)
             {
-                (Observed.Contains(agent) ? drift : lost).Add($"agent {agent}: {(Observed.Contains(agent) ? "read" : "acknowledged")} {machine ?? "none"}, now {now ?? "none"}");
+                continue;
+            }
+
+            if (Observed.Contains(agent))
+            {
+                drift.Add(new LedgerDrift(agent, machine, now));
+            }
+            else
+            {
+                lost.Add($"agent {agent}: acknowledged {machine ?? "none"}, now {now ?? "none"}");
             }
         }
 
@@ -286,3 +295,6 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
         return (lost, drift);
     }
 }
+
+/// <summary>An agent a client only read that holds something else at the end: <paramref name="Read"/> then, <paramref name="Now"/> now.</summary>
+internal sealed record LedgerDrift(string Agent, string? Read, string? Now);

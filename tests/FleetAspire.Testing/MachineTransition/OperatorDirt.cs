@@ -12,7 +12,9 @@ public static class OperatorDirt
 {
     public const int PerClass = 4;
 
-    /// <param name="userOf">The user owning the n-th dirty agent (so the walk's clients act on them).</param>
+    /// <param name="userOf">
+    /// The user owning the n-th dirty agent (a walk's clients act on them, and an ordinary release may clean one up).
+    /// </param>
     public static string Sql(Func<int, string> userOf)
     {
         string User(int n) => userOf(n);
@@ -45,10 +47,11 @@ public static class OperatorDirt
                   -- Not dirt: one host, different ports, each assigned consistently.
                   ('cmd_samehost_{n}', '172.30.0.1', {3000 + n}, 'key-d-samehost-{n}', '{u}', 'agd_samehost_{n}', now(), now());
                 INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at) VALUES
-                  ('pmd_pending_{n}', NULL, 'pool-pending-{n}', NULL, 'launching', 'key-p-pending-{n}', now() - interval '2 days', now() - interval '2 days'),
-                  ('pmd_noip_{n}', '{39000000 + n}', 'pool-noip-{n}', NULL, 'ready', 'key-p-noip-{n}', now(), now()),
-                  ('pmd_nokey_{n}', '{39100000 + n}', 'pool-nokey-{n}', '11.250.0.{n}', 'ready', '', now(), now()),
-                  ('pmd_held_{n}', '{38000000 + n}', 'pool-held-{n}', '10.250.8.{n}', 'ready', 'key-p-held-{n}', now(), now());
+                  -- (A pool reconciler retires the newest first: these old rows stay while it shrinks a big pool.)
+                  ('pmd_pending_{n}', NULL, 'pool-pending-{n}', NULL, 'launching', 'key-p-pending-{n}', now(), now()),
+                  ('pmd_noip_{n}', '{39000000 + n}', 'pool-noip-{n}', NULL, 'ready', 'key-p-noip-{n}', now() - interval '30 days', now()),
+                  ('pmd_nokey_{n}', '{39100000 + n}', 'pool-nokey-{n}', '11.250.0.{n}', 'ready', '', now() - interval '30 days', now()),
+                  ('pmd_held_{n}', '{38000000 + n}', 'pool-held-{n}', '10.250.8.{n}', 'ready', 'key-p-held-{n}', now() - interval '30 days', now());
                 -- children of machines that exist in no model, and of dirty machines left out of Machine
                 INSERT INTO machine_snapshots (id, machine_id, status, created_at, user_id, is_final) VALUES
                   ('snapd_nokey_{n}', '{34000000 + n}', 'available', now(), '{u}', false);

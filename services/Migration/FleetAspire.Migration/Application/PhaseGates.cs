@@ -140,11 +140,9 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
     /// </summary>
     private async Task<IEnumerable<GateResult>> MachineReadGatesAsync(PhaseState current, IReadOnlyList<InstanceInfo> instances, CancellationToken cancellationToken)
     {
-        var dualWriteFrom = instances.Count == 0 ? current.Since : instances.Max(i => i.AcknowledgedAt);
-        if (dualWriteFrom < current.Since)
-        {
-            dualWriteFrom = current.Since;
-        }
+        // Instances that started after DualWrite began (a restart, a new replica) dual-wrote from their first request:
+        // they do not move the point from which every write was dual-written.
+        var dualWriteFrom = instances.Where(i => i.RanEarlierEpoch).Select(i => i.AcknowledgedAt).Append(current.Since).Max();
 
         var progress = await backfill.ProgressAsync(cancellationToken);
         var backfillGate = progress switch
@@ -203,7 +201,8 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
     {
         // The soak starts once every instance runs MachineOnly: a write planned for legacy just before an instance
         // took the flip in (then refused by the fence and planned again) is the flip's, not the soak's.
-        var soakFrom = instances.Select(i => i.AcknowledgedAt).Append(current.Since).Max();
+        // An instance started after MachineOnly began (a restart) ran nothing else: it does not restart the soak.
+        var soakFrom = instances.Where(i => i.RanEarlierEpoch).Select(i => i.AcknowledgedAt).Append(current.Since).Max();
         var soak = options.Value.ContractSoak;
         var inPhase = time.GetUtcNow() - soakFrom;
         var soakGate = inPhase >= soak

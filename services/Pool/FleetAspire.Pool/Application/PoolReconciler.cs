@@ -80,6 +80,31 @@ internal static class PoolProvisioning
     private static string Base64UrlEncode(byte[] bytes) =>
         Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
+    /// <summary>
+    /// Records a server the provider just created; if that fails (the database away, the phase moved under the write)
+    /// the server is deleted again, so no server runs that no row knows of. The failure still reaches the caller.
+    /// </summary>
+    public static async Task RecordOrDestroyAsync(ICloudProvider provider, CloudServer server, Func<Task> record)
+    {
+        try
+        {
+            await record();
+        }
+        catch
+        {
+            try
+            {
+                await provider.DeleteServerAsync(server.Id, CancellationToken.None);
+            }
+            catch (Exception)
+            {
+                // REVIEW: the provider is away too; the server is labelled fleet-pool for an operator to find.
+            }
+
+            throw;
+        }
+    }
+
     public static string CloudInit(string sharedKey) => $"""
         #cloud-config
         write_files:

@@ -42,12 +42,14 @@ public sealed class MachinePoolWrites(FleetDbContext db, ICloudProvider provider
     {
         var launching = await Pool().Where(m => m.Status == MachineStatus.Launching).OrderBy(m => m.CreatedAt).ToListAsync(cancellationToken);
         var promoted = 0;
+        var gone = new List<string>();
+        // The provider is asked first, outside any transaction; what it said is written in one.
         foreach (var machine in launching)
         {
             var server = await provider.GetServerAsync(machine.LegacyId, cancellationToken);
             if (server is null)
             {
-                await MachineRetirement.RetireAsync(db, machine.Id, cancellationToken);
+                gone.Add(machine.Id);
             }
             else if (server.Running)
             {
@@ -58,7 +60,14 @@ public sealed class MachinePoolWrites(FleetDbContext db, ICloudProvider provider
             }
         }
 
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        foreach (var id in gone)
+        {
+            await MachineRetirement.RetireAsync(db, id, cancellationToken);
+        }
+
         await db.SaveChangesAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
         return promoted;
     }
 
@@ -79,11 +88,17 @@ public sealed class MachinePoolWrites(FleetDbContext db, ICloudProvider provider
             new Dictionary<string, string> { ["fleet-pool"] = label }, cancellationToken);
         var now = time.GetUtcNow();
         var status = server.Running && server.Ipv4 is not null ? MachineStatus.Ready : MachineStatus.Launching;
-        await db.Database.ExecuteSqlAsync($"""
+        await PoolProvisioning.RecordOrDestroyAsync(provider, server, async () =>
+        {
+            // In a transaction like every write, so it passes the migration's epoch fence.
+            await using var tx = await db.Database.BeginTransactionAsync(CancellationToken.None);
+            await db.Database.ExecuteSqlAsync($"""
             INSERT INTO machines (id, type, hetzner_machine_id, name, ipv4, shared_key, port, status, created_at, last_seen_at, legacy_id)
             VALUES (fleet_machine_id('hetzner', {server.Id}), 'hetzner', {server.Id}, {name}, {server.Ipv4 ?? string.Empty}, {sharedKey},
                     {Machine.DefaultPort}, {status}, {now}, {now}, {server.Id})
             """, CancellationToken.None);
+            await tx.CommitAsync(CancellationToken.None);
+        });
     }
 
     /// <summary>The newest surplus machine no agent holds, locked; <paramref name="relation"/> is the relation's column (from the model).</summary>
@@ -95,19 +110,36 @@ public sealed class MachinePoolWrites(FleetDbContext db, ICloudProvider provider
         LIMIT 1 FOR UPDATE SKIP LOCKED
         """;
 
+    /// <summary>
+    /// Retires in three steps so no transaction is open across the provider call: the machine is taken out of the pool
+    /// (set launching, which claims skip) and committed; the server is deleted; the row goes (or stays as a tombstone
+    /// for its children). A process that dies in between leaves a launching machine the next pass resolves by asking
+    /// the provider (promoted again, or removed).
+    /// </summary>
     public async Task<bool> RetireOneAsync(CancellationToken cancellationToken)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var machine = await db.Machines.FromSqlRaw(RetireSql(db.AgentRelationColumnName())).FirstOrDefaultAsync(cancellationToken);
-        if (machine is null)
+        Machine? machine;
+        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            return false;
+            machine = await db.Machines.FromSqlRaw(RetireSql(db.AgentRelationColumnName())).FirstOrDefaultAsync(cancellationToken);
+            if (machine is null)
+            {
+                return false;
+            }
+
+            machine.Status = MachineStatus.Launching;
+            machine.LastSeenAt = time.GetUtcNow();
+            await db.SaveChangesAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
         }
 
-        // Delete the row, destroy the server, then commit: if the provider refuses, the rollback keeps the row.
-        await MachineRetirement.RetireAsync(db, machine.Id, cancellationToken);
         await provider.DeleteServerAsync(machine.LegacyId, cancellationToken);
-        await tx.CommitAsync(cancellationToken);
+        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await MachineRetirement.RetireAsync(db, machine.Id, cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+        }
+
         return true;
     }
 }

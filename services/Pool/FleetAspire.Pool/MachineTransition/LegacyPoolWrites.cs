@@ -91,30 +91,47 @@ public sealed class LegacyPoolWrites(FleetDbContext db, ICloudProvider provider,
         row.Ipv4 = server.Ipv4;
         row.Status = server.Running && server.Ipv4 is not null ? ParkedMachineStatus.Ready : ParkedMachineStatus.Launching;
         row.UpdatedAt = time.GetUtcNow();
-        await db.SaveChangesAsync(cancellationToken);
+        await PoolProvisioning.RecordOrDestroyAsync(provider, server, () => db.SaveChangesAsync(CancellationToken.None));
     }
 
+    /// <summary>
+    /// Retires in three steps so no transaction is open across the provider call: the row is taken out of the pool
+    /// (set launching, which claims skip) and committed; the server is deleted; the row goes. A process that dies in
+    /// between leaves a launching row the next pass resolves by asking the provider (promoted again, or removed).
+    /// A pool row for a server an agent holds (dirty legacy data) is never retired: that would destroy the agent's server.
+    /// </summary>
     public async Task<bool> RetireOneAsync(CancellationToken cancellationToken)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var row = await db.ParkedMachines
-            .FromSql($"""
-                SELECT * FROM parked_machines
-                WHERE machine_id IS NOT NULL
-                ORDER BY (status = 'launching') DESC, created_at DESC
-                LIMIT 1 FOR UPDATE SKIP LOCKED
-                """)
-            .FirstOrDefaultAsync(cancellationToken);
-        if (row is null)
+        ParkedMachine? row;
+        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            return false;
+            row = await db.ParkedMachines
+                .FromSql($"""
+                    SELECT * FROM parked_machines p
+                    WHERE p.machine_id IS NOT NULL
+                      AND (SELECT count(*) FROM agents a WHERE a.machine_id = p.machine_id AND a.machine_type = 'hetzner') = 0
+                    ORDER BY (p.status = 'launching') DESC, p.created_at DESC
+                    LIMIT 1 FOR UPDATE SKIP LOCKED
+                    """)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (row is null)
+            {
+                return false;
+            }
+
+            row.Status = ParkedMachineStatus.Launching;
+            row.UpdatedAt = time.GetUtcNow();
+            await db.SaveChangesAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
         }
 
-        // Delete the row, destroy the server, then commit: if the provider refuses, the rollback keeps the row.
-        db.ParkedMachines.Remove(row);
-        await db.SaveChangesAsync(cancellationToken);
         await provider.DeleteServerAsync(row.MachineId!, cancellationToken);
-        await tx.CommitAsync(cancellationToken);
+        await using (var tx = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await db.ParkedMachines.Where(p => p.Id == row.Id).ExecuteDeleteAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+        }
+
         return true;
     }
 }

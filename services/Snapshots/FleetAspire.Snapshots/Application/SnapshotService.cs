@@ -75,19 +75,24 @@ public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites
         var existing = await db.MachineSnapshots.FirstOrDefaultAsync(s => s.AgentId == agentId && s.IsFinal, cancellationToken);
         if (existing is null)
         {
-            // The Machine relation is written directly only where Machine alone is written; dual-write links it otherwise.
-            var machineRef = await assignments.RunAsync(writes => writes.HetznerChildLinkAsync(machineId, cancellationToken));
-            existing = NewRow(new HeldMachine(machineId, MachineTypes.Hetzner, null, machineRef), userId, agentId, isFinal: true);
-            db.MachineSnapshots.Add(existing);
-            try
+            // The relation is written directly only where Machine alone is written (dual-write links it otherwise), so the
+            // link and the row are one planned write: a flip between them cannot leave a row without its relation.
+            existing = await assignments.RunAsync(async writes =>
             {
-                await db.SaveChangesAsync(cancellationToken);
-            }
-            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
-            {
-                db.ChangeTracker.Clear();
-                existing = await db.MachineSnapshots.FirstAsync(s => s.AgentId == agentId && s.IsFinal, cancellationToken);
-            }
+                var machineRef = await writes.HetznerChildLinkAsync(machineId, cancellationToken);
+                var row = NewRow(new HeldMachine(machineId, MachineTypes.Hetzner, null, machineRef), userId, agentId, isFinal: true);
+                db.MachineSnapshots.Add(row);
+                try
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                    return row;
+                }
+                catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+                {
+                    db.ChangeTracker.Clear();
+                    return await db.MachineSnapshots.FirstAsync(s => s.AgentId == agentId && s.IsFinal, cancellationToken);
+                }
+            });
         }
 
         // REVIEW: a crash between the provider call and saving its image id leaves an image without a row; it is

@@ -68,7 +68,7 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         var mode = await resolver.ForLockedEpochAsync(epoch, cancellationToken);
         // A write planned for one authority (legacy fields, or Machine) must not run under the other: the phase
         // moved between planning and the fence. Refused here, before anything is written; retried once by the caller.
-        if ((eventData.Context as FleetDbContext)?.TakePlannedWriteMode() is { } planned && planned.WriteLegacy != mode.WriteLegacy)
+        if ((eventData.Context as FleetDbContext)?.PlannedWriteMode is { } planned && planned.WriteLegacy != mode.WriteLegacy)
         {
             await result.RollbackAsync(cancellationToken);
             await result.DisposeAsync();

@@ -24,6 +24,11 @@ public sealed class WritePlanner(TransitionModeResolver modes, FleetDbContext db
             await db.Database.CloseConnectionAsync();
             return await write(await PlanAsync());
         }
+        finally
+        {
+            // The plan covers this write's transactions only, never a later one of the same context.
+            db.PlannedWriteMode = null;
+        }
     }
 
     private async Task<TransitionMode> PlanAsync()

@@ -27,6 +27,16 @@ public sealed record InstanceInfo(string InstanceId, string Service, string Buil
 
     /// <summary>When a write transaction of the instance last failed.</summary>
     public DateTimeOffset? WriteErrorAt { get; init; }
+
+    /// <summary>When the instance first registered (a restarted process is a new instance).</summary>
+    public DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>
+    /// Whether the instance ran another epoch before the one it runs now: false for one whose first registration was
+    /// already this epoch (a restart, a new replica — it ran this phase from its first request), whose acknowledgement
+    /// is its start.
+    /// </summary>
+    public bool RanEarlierEpoch => AcknowledgedAt > StartedAt;
 }
 
 public sealed record GateResult(string Gate, bool Passed, string Detail);
@@ -263,7 +273,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT instance_id, service, build, capabilities, epoch, acknowledged_at, last_seen, expires_at, legacy_path_at, write_error_at
+            SELECT instance_id, service, build, capabilities, epoch, acknowledged_at, last_seen, expires_at, legacy_path_at, write_error_at, started_at
             FROM migration_instances WHERE expires_at > now() ORDER BY service, instance_id
             """, connection);
         var instances = new List<InstanceInfo>();
@@ -275,6 +285,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
             {
                 LegacyPathAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
                 WriteErrorAt = reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
+                StartedAt = reader.GetFieldValue<DateTimeOffset>(10),
             });
         }
 
