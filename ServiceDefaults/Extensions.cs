@@ -35,6 +35,7 @@ public static class ServiceDefaultsExtensions
 
         builder.AddFleetProblemDetails();
         builder.AddFleetAuthentication();
+        FleetAspire.ServiceDefaults.RateLimiting.RateLimitExtensions.AddFleetRateLimiting(builder);
         FleetAspire.ServiceDefaults.Secrets.SecretFingerprint.AddSecretFingerprint(builder);
         return builder;
     }
@@ -89,12 +90,13 @@ public static class ServiceDefaultsExtensions
         return app;
     }
 
-    /// <summary>The middleware order every service uses: errors first, then identity.</summary>
+    /// <summary>The middleware order every service uses: errors first, then identity, then limits per identity.</summary>
     public static WebApplication UseServiceDefaults(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
         app.MapDefaultEndpoints();
         return app;

@@ -24,6 +24,15 @@ public static class AuthenticationExtensions
                 $"Configuration '{AuthNames.SigningKeyConfig}' must hold a signing key of at least {FleetTokens.MinimumKeyBytes} bytes.");
         }
 
+        if (signingKey == AuthNames.DevelopmentSigningKey && !builder.Environment.IsDevelopment())
+        {
+            // The committed key signs tokens anybody can mint: refuse to serve with it anywhere but a developer's machine.
+            throw new InvalidOperationException(
+                $"'{AuthNames.SigningKeyConfig}' is the committed development key, and the environment is '{builder.Environment.EnvironmentName}'. " +
+                "Outside Development, give the AppHost a secret key (parameter 'auth-signing-key': user secrets, or the environment variable " +
+                "Parameters__auth-signing-key from your secret store), or set Auth__SigningKey for the service.");
+        }
+
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
             .AddJwtBearer(o =>
             {

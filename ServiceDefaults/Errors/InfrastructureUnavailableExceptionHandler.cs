@@ -59,25 +59,33 @@ public sealed partial class InfrastructureUnavailableExceptionHandler(
                     return true;
             }
 
-            // The broker client types are matched by name so that services without a broker need no reference.
-            var name = e.GetType().FullName ?? string.Empty;
-            if (name.StartsWith("RabbitMQ.Client.Exceptions.", StringComparison.Ordinal)
-                || name is "MassTransit.RabbitMqConnectionException" or "MassTransit.RequestTimeoutException")
+            // The broker client types are matched by name so that services without a broker need no reference; so are
+            // Polly's answers for the cloud provider's client (its timeout, its open circuit): a provider that does not
+            // answer in time is unavailable, not a bug.
+            for (var type = e.GetType(); type is not null && type != typeof(Exception); type = type.BaseType)
             {
-                return true;
+                var name = type.FullName ?? string.Empty;
+                if (name.StartsWith("RabbitMQ.Client.Exceptions.", StringComparison.Ordinal)
+                    || name is "MassTransit.RabbitMqConnectionException" or "MassTransit.RequestTimeoutException"
+                        or "Polly.Timeout.TimeoutRejectedException" or "Polly.CircuitBreaker.BrokenCircuitException")
+                {
+                    return true;
+                }
             }
         }
 
         return false;
     }
 
-    // Class 08 (connection exception), 57P0x (server shutting down / starting), 53300 (too many connections); and
-    // contention the database resolved by aborting this transaction (deadlock victim, serialization failure, a lock
-    // not granted in time): nothing was written, the same request succeeds when retried.
-    private static bool IsOutageSqlState(string sqlState) =>
-        sqlState.StartsWith("08", StringComparison.Ordinal)
-        || sqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown
-            or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections
+    // Class 08 (connection exception), 57P0x (server shutting down, starting, database dropped), class 53
+    // (insufficient resources: disk full, out of memory, too many connections), 25006 (a read-only server: a replica
+    // or a failover in progress), 57014 (a statement cancelled by its timeout); and contention the database resolved by
+    // aborting this transaction (deadlock victim, serialization failure, a lock not granted in time): nothing was
+    // written, the same request succeeds when retried.
+    public static bool IsOutageSqlState(string sqlState) =>
+        sqlState.StartsWith("08", StringComparison.Ordinal) || sqlState.StartsWith("53", StringComparison.Ordinal)
+        || sqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
+            or PostgresErrorCodes.DatabaseDropped or PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.ReadOnlySqlTransaction
             or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.LockNotAvailable;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dependency unavailable ({ExceptionType}); answering 503")]

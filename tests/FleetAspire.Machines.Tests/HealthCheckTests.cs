@@ -71,6 +71,42 @@ public sealed class HealthCheckTests(HealthFixture app) : IClassFixture<HealthFi
     }
 
     [Fact]
+    public async Task A_heartbeat_replayed_or_older_than_the_last_one_accepted_is_refused_and_not_stored()
+    {
+        var (_, machineId, key) = await AssignedCustomMachineAsync("replayed");
+        var at = DateTimeOffset.UtcNow;
+
+        var first = await app.HeartbeatAsync(machineId, key, "healthy", at);
+        var replayed = await app.HeartbeatAsync(machineId, key, "healthy", at);
+        var older = await app.HeartbeatAsync(machineId, key, "unhealthy", at.AddSeconds(-20));
+        var later = await app.HeartbeatAsync(machineId, key, "healthy", at.AddSeconds(1));
+
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.Accepted),
+            (first.StatusCode, replayed.StatusCode, older.StatusCode, later.StatusCode));
+        Assert.Equal(2, await app.ScalarAsync("SELECT count(*) FROM machine_health_checks WHERE machine_id = @m", ("m", machineId)));
+        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM machine_health_checks WHERE machine_id = @m AND outcome = 'unhealthy'", ("m", machineId)));
+    }
+
+    [Fact]
+    public async Task Health_checks_of_another_users_machine_are_404_like_every_foreign_id_and_an_own_idle_machine_is_an_empty_list()
+    {
+        var (_, machineId, key) = await AssignedCustomMachineAsync("health-owner");
+        await app.HeartbeatAsync(machineId, key, "healthy");
+        var (idle, _) = await app.RegisterMachineAsync("health-owner");
+        using var stranger = app.MachinesAs(TestTokens.User("health-stranger"));
+        using var owner = app.MachinesAs(TestTokens.User("health-owner"));
+
+        var foreign = await stranger.GetAsync($"/api/machines/health?machineId={machineId}");
+        var unknown = await stranger.GetAsync("/api/machines/health?machineId=cm_nosuchmachine");
+        var own = await owner.GetFromJsonAsync<List<HealthCheckResponse>>($"/api/machines/health?machineId={idle.Id}");
+
+        Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
+        Assert.Equal("application/problem+json", foreign.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Empty(own!);
+    }
+
+    [Fact]
     public async Task Three_consecutive_failures_mark_the_agent_unhealthy_and_a_success_clears_it()
     {
         var (agent, machineId, key) = await AssignedCustomMachineAsync("sickly");

@@ -5,6 +5,7 @@ using FleetAspire.Agents.Apis;
 using FleetAspire.Pool.Apis;
 using FleetAspire.Pool.Application;
 using FleetAspire.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace FleetAspire.Pool.Tests;
@@ -188,5 +189,72 @@ public sealed class PoolServiceTests : IAsyncLifetime
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>
+/// The simulator, watched: while the pool deletes a server, it checks that no transaction holds that server's pool row —
+/// the retire committed before the call, so a slow provider holds nothing in the database.
+/// </summary>
+internal sealed class WatchedCloud(Cloud.SimulatedCloudProvider inner, string database) : Cloud.ICloudProvider
+{
+    public System.Collections.Concurrent.ConcurrentQueue<(string Server, bool RowLocked)> Deletes { get; } = new();
+
+    public string Name => inner.Name;
+
+    public Task<Cloud.CloudServer> CreateServerAsync(string name, string userData, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken) =>
+        inner.CreateServerAsync(name, userData, labels, cancellationToken);
+
+    public Task<Cloud.CloudServer?> GetServerAsync(string serverId, CancellationToken cancellationToken) => inner.GetServerAsync(serverId, cancellationToken);
+
+    public async Task DeleteServerAsync(string serverId, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using var probe = new NpgsqlCommand("SELECT id FROM parked_machines WHERE machine_id = @id FOR UPDATE NOWAIT", connection, tx);
+        probe.Parameters.AddWithValue("id", serverId);
+        var locked = false;
+        try
+        {
+            await probe.ExecuteScalarAsync(cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            locked = true;
+        }
+
+        await tx.RollbackAsync(cancellationToken);
+        Deletes.Enqueue((serverId, locked));
+        await inner.DeleteServerAsync(serverId, cancellationToken);
+    }
+
+    public Task<Cloud.CloudImage> CreateImageAsync(string serverId, string description, CancellationToken cancellationToken) =>
+        inner.CreateImageAsync(serverId, description, cancellationToken);
+
+    public Task DeleteImageAsync(string imageId, CancellationToken cancellationToken) => inner.DeleteImageAsync(imageId, cancellationToken);
+}
+
+public sealed class PoolRetirementTests
+{
+    [Fact]
+    public async Task Retiring_a_surplus_server_holds_no_transaction_across_the_providers_delete()
+    {
+        var database = await (await TestPostgres.GetAsync()).CreateDatabaseAsync(nameof(PoolRetirementTests));
+        var vhost = await (await TestRabbitMq.GetAsync()).CreateVirtualHostAsync("pool-retire");
+        WatchedCloud? watched = null;
+        await using var pool = new FleetServiceFactory<PoolStatusResponse>(database, vhost, new Dictionary<string, string?> { ["Pool:ReconcilerEnabled"] = "false" },
+            services => services.AddSingleton<Cloud.ICloudProvider>(sp => watched = new WatchedCloud(sp.GetRequiredService<Cloud.SimulatedCloudProvider>(), database)));
+        using var ops = pool.ClientFor(TestTokens.Operator());
+        (await ops.PutAsJsonAsync("/api/pool/target", new SetPoolTargetRequest(3))).EnsureSuccessStatusCode();
+        (await ops.PostAsync("/api/pool/reconcile", null)).EnsureSuccessStatusCode();
+
+        (await ops.PutAsJsonAsync("/api/pool/target", new SetPoolTargetRequest(1))).EnsureSuccessStatusCode();
+        var shrunk = (await (await ops.PostAsync("/api/pool/reconcile", null)).Content.ReadFromJsonAsync<ReconcileReport>())!;
+
+        Assert.Equal(2, shrunk.Retired);
+        Assert.Equal(2, watched!.Deletes.Count);
+        Assert.All(watched.Deletes, d => Assert.False(d.RowLocked, $"server {d.Server}: its pool row was locked during the provider's delete"));
+        Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM parked_machines"));
     }
 }

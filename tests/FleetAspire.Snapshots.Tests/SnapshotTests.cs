@@ -117,3 +117,59 @@ public sealed class SnapshotTests(FleetAppFixture app) : IClassFixture<FleetAppF
         Assert.Equal(HttpStatusCode.NotFound, (await snapshots.GetAsync($"/api/snapshots/{snapshot.Id}")).StatusCode);
     }
 }
+
+/// <summary>Images that take a second to create, so requests can overlap with it.</summary>
+public sealed class SlowImagesFixture : FleetAppFixture
+{
+    protected override Dictionary<string, string?> Settings { get; } = new()
+    {
+        ["Pool:ReconcilerEnabled"] = "false",
+        ["HealthChecks:SweeperEnabled"] = "false",
+        ["Cloud:Simulator:ImageDelay"] = "00:00:01",
+    };
+}
+
+public sealed class SnapshotRaceTests(SlowImagesFixture app) : IClassFixture<SlowImagesFixture>
+{
+    private Cloud.SimulatedCloudProvider SnapshotsCloud => app.Snapshots.Services.GetRequiredService<Cloud.SimulatedCloudProvider>();
+
+    [Fact]
+    public async Task Concurrent_deletes_of_one_snapshot_answer_204_and_404_never_500()
+    {
+        var agent = await app.AgentWithPoolMachineAsync("double-deleter");
+        using var client = app.SnapshotsAs(TestTokens.User("double-deleter"));
+        var snapshot = (await (await client.PostAsJsonAsync("/api/snapshots", new CreateSnapshotRequest(agent.Id))).Content.ReadFromJsonAsync<SnapshotResponse>())!;
+
+        var deletes = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.DeleteAsync($"/api/snapshots/{snapshot.Id}")));
+
+        var statuses = deletes.Select(d => d.StatusCode).ToList();
+        Assert.Single(statuses, HttpStatusCode.NoContent);
+        Assert.All(statuses.Where(s => s != HttpStatusCode.NoContent), s => Assert.Equal(HttpStatusCode.NotFound, s));
+        Assert.DoesNotContain(snapshot.ProviderImageId!, SnapshotsCloud.LiveImageIds);
+        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM machine_snapshots WHERE id = @s", ("s", snapshot.Id)));
+    }
+
+    [Fact]
+    public async Task A_delete_racing_a_create_is_refused_until_the_image_exists_and_no_image_is_left_without_a_row()
+    {
+        var agent = await app.AgentWithPoolMachineAsync("racer");
+        using var client = app.SnapshotsAs(TestTokens.User("racer"));
+
+        var creating = client.PostAsJsonAsync("/api/snapshots", new CreateSnapshotRequest(agent.Id));
+        string? id = null;
+        await Eventually.TrueAsync(async () => (id = await app.StringAsync(
+                "SELECT id FROM machine_snapshots WHERE agent_id = @a AND provider_image_id IS NULL", ("a", agent.Id))) is not null,
+            TimeSpan.FromSeconds(10), "the snapshot row did not appear while its image was being created");
+        var early = await client.DeleteAsync($"/api/snapshots/{id}");
+        var created = await creating;
+
+        Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
+        Assert.Equal("application/problem+json", early.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var image = (await created.Content.ReadFromJsonAsync<SnapshotResponse>())!.ProviderImageId;
+        Assert.Contains(image!, SnapshotsCloud.LiveImageIds);
+        Assert.Equal(1, await app.ScalarAsync("SELECT count(*) FROM machine_snapshots WHERE provider_image_id = @i", ("i", image!)));
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"/api/snapshots/{id}")).StatusCode);
+        Assert.DoesNotContain(image!, SnapshotsCloud.LiveImageIds);
+    }
+}

@@ -25,6 +25,9 @@ public class FleetAppFixture : IAsyncLifetime
     public FleetServiceFactory<SnapshotResponse> Snapshots { get; private set; } = null!;
     public string Database { get; private set; } = null!;
 
+    /// <summary>The fixture's RabbitMQ virtual host (AMQP URI), for tests that start a further service host on it.</summary>
+    public string Broker { get; private set; } = null!;
+
     /// <summary>Settings every service of the fixture gets; derived fixtures may add to them.</summary>
     protected virtual Dictionary<string, string?> Settings { get; } = new()
     {
@@ -47,7 +50,7 @@ public class FleetAppFixture : IAsyncLifetime
         var rabbit = await TestRabbitMq.GetAsync();
         Database = await postgres.CreateDatabaseAsync(GetType().Name);
         await PrepareDatabaseAsync(Database);
-        var vhost = await rabbit.CreateVirtualHostAsync(GetType().Name);
+        var vhost = Broker = await rabbit.CreateVirtualHostAsync(GetType().Name);
         Agents = new FleetServiceFactory<AgentResponse>(Database, vhost, Settings, ConfigureServices);
         Pool = new FleetServiceFactory<PoolStatusResponse>(Database, vhost, Settings, ConfigureServices);
         Machines = new FleetServiceFactory<CustomMachineResponse>(Database, vhost, Settings, ConfigureServices);
@@ -124,11 +127,16 @@ public class FleetAppFixture : IAsyncLifetime
     }
 
     /// <summary>Sends a heartbeat signed the way a machine signs it.</summary>
+    /// <param name="at">The signed time; by default now, or a second after this machine's last heartbeat from this fixture (a
+    /// machine's heartbeats carry strictly increasing times, and tests send several in one second).</param>
     public async Task<HttpResponseMessage> HeartbeatAsync(string machineId, string sharedKey, string outcome, DateTimeOffset? at = null, string? signatureOverride = null)
     {
         using var client = MachinesAs(null);
         var body = Encoding.UTF8.GetBytes("{\"outcome\":\"" + outcome + "\",\"latencyMs\":12}");
-        var timestamp = (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var seconds = at?.ToUnixTimeSeconds()
+                      ?? _heartbeatClocks.AddOrUpdate(machineId, _ => DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                          (_, last) => Math.Max(last + 1, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+        var timestamp = seconds.ToString(CultureInfo.InvariantCulture);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/machines/heartbeats") { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
         request.Headers.Add(HeartbeatsApi.MachineHeader, machineId);
@@ -136,6 +144,8 @@ public class FleetAppFixture : IAsyncLifetime
         request.Headers.Add(HeartbeatsApi.SignatureHeader, signatureOverride ?? HeartbeatsApi.Sign(sharedKey, machineId, timestamp, body));
         return await client.SendAsync(request);
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _heartbeatClocks = new();
 
     /// <summary>Waits until the outbox has published everything (cross-service flows start there).</summary>
     public Task OutboxDrainedAsync() =>

@@ -303,11 +303,45 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
     }
 
     [Fact]
+    public async Task Agents_the_backfill_quarantined_are_left_out_of_shadow_compares_as_the_verifier_leaves_them_out()
+    {
+        await fleet.WalkToAsync(TransitionPhase.DualWrite);
+        // Two agents on one provider server (old code): the backfill reports both and links neither.
+        await fleet.ExecuteAsync("""
+            INSERT INTO agents (id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_shared_key, machine_type) VALUES
+              ('agt_shadow_dup1', 'd', 'shadow-dirty', 'active', now(), now(), '88800001', '10.88.0.1', 'k-dup', 'hetzner'),
+              ('agt_shadow_dup2', 'd', 'shadow-dirty', 'active', now(), now(), '88800001', '10.88.0.2', 'k-dup', 'hetzner')
+            """);
+        using var ops = fleet.Control.ClientFor(TestTokens.Operator());
+        (await ops.PostAsync("/api/migration/backfill/start", null)).EnsureSuccessStatusCode();
+        await Eventually.TrueAsync(async () => await fleet.ScalarAsync(
+                "SELECT count(*) FROM migration_dirty_rows WHERE class = 'duplicate-provider-id' AND entity_id LIKE 'agt_shadow_dup%' AND quarantined") == 2,
+            TimeSpan.FromSeconds(30), "the backfill did not report the two holders");
+        await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        await ComparisonsSettledAsync();
+        using var client = fleet.AgentsAs(TestTokens.User("shadow-dirty"));
+
+        // Read from Machine (no machine), compared at 100 % with legacy (the shared server): a known divergence.
+        for (var i = 0; i < 5; i++)
+        {
+            (await client.GetAsync("/api/agents/agt_shadow_dup1")).EnsureSuccessStatusCode();
+            (await client.GetAsync("/api/agents?limit=10")).EnsureSuccessStatusCode();
+        }
+
+        await ComparisonsSettledAsync();
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE entity_id LIKE 'agt_shadow_dup%'"));
+        await fleet.ExecuteAsync("DELETE FROM agents WHERE id LIKE 'agt_shadow_dup%'");
+    }
+
+    [Fact]
     public async Task In_MachineRead_the_legacy_side_is_the_shadow()
     {
         await fleet.WalkToAsync(TransitionPhase.DualWrite);
         var agent = await fleet.AgentWithPoolMachineAsync("shadow-mr");
         await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        // The claim's write check may still be queued (a slower machine): were it to run after the plant, it would find
+        // the divergence first, and a record keeps the source that found it first — the race CI met.
+        await ComparisonsSettledAsync();
         await fleet.ExecuteAsync($"UPDATE agents SET machine_ipv4 = '10.98.0.1' WHERE id = '{agent.Id}'");
         using var client = fleet.AgentsAs(TestTokens.User("shadow-mr"));
 

@@ -1,3 +1,4 @@
+using FleetAspire.Messaging;
 using FleetAspire.Agents;
 using FleetAspire.Agents.Apis;
 
@@ -10,5 +11,6 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapAgentsApi();
+app.MapOutboxApi();
 
 app.Run();

@@ -1,3 +1,4 @@
+using FleetAspire.Messaging;
 using FleetAspire.Machines;
 using FleetAspire.Machines.Apis;
 
@@ -12,5 +13,6 @@ app.UseServiceDefaults();
 app.MapCustomMachinesApi();
 app.MapHeartbeatsApi();
 app.MapMachinesApi();
+app.MapOutboxApi();
 
 app.Run();

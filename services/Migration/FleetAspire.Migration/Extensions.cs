@@ -25,11 +25,16 @@ internal static class Extensions
         builder.Services.AddSingleton(sp => new MachineVerifier(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<SecretFingerprint>().Key));
         builder.Services.AddSingleton(sp => new DirtyRows(sp.GetRequiredService<NpgsqlDataSource>()));
         builder.Services.AddSingleton<BackfillRunner>();
-        builder.Services.AddSingleton(sp => new FleetAspire.Data.MachineTransition.Repair.MachineRepair(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.AddSingleton(sp => new FleetAspire.Data.MachineTransition.Repair.MachineRepair(sp.GetRequiredService<NpgsqlDataSource>(),
+            builder.Configuration.GetValue("Repair:MaxItems", 1000)));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BackfillRunner>());
         builder.Services.AddOptions<VerificationScheduleOptions>().BindConfiguration(VerificationScheduleOptions.Section);
         builder.Services.AddHostedService<MigrationMonitor>();
-        builder.Services.AddSingleton(sp => new PhaseStore(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.AddSingleton(sp =>
+        {
+            var flips = sp.GetRequiredService<IOptions<PhaseGateOptions>>().Value;
+            return new PhaseStore(sp.GetRequiredService<NpgsqlDataSource>()) { FlipLockTimeout = flips.FlipLockTimeout, FlipAttempts = flips.FlipAttempts };
+        });
         builder.Services.AddOptions<PhaseGateOptions>().BindConfiguration(PhaseGateOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PhaseGates>();

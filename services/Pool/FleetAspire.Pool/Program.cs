@@ -1,3 +1,4 @@
+using FleetAspire.Messaging;
 using FleetAspire.Pool;
 using FleetAspire.Pool.Apis;
 
@@ -10,5 +11,6 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapPoolApi();
+app.MapOutboxApi();
 
 app.Run();

@@ -21,6 +21,7 @@ public partial class FleetDbContext(DbContextOptions<FleetDbContext> options) : 
     public DbSet<MachineSnapshot> MachineSnapshots => Set<MachineSnapshot>();
     public DbSet<PoolSettings> PoolSettings => Set<PoolSettings>();
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
+    public DbSet<HeartbeatClock> HeartbeatClocks => Set<HeartbeatClock>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -30,6 +31,7 @@ public partial class FleetDbContext(DbContextOptions<FleetDbContext> options) : 
         modelBuilder.ApplyConfiguration(new MachineHealthCheckEntityTypeConfiguration());
         modelBuilder.ApplyConfiguration(new PoolSettingsEntityTypeConfiguration());
         modelBuilder.ApplyConfiguration(new OutboxMessageEntityTypeConfiguration());
+        modelBuilder.ApplyConfiguration(new HeartbeatClockEntityTypeConfiguration());
         OnModelCreatingTransition(modelBuilder);
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using FleetAspire.Data;
 using FleetAspire.Data.Outbox;
@@ -25,8 +26,14 @@ public sealed partial class OutboxDispatcher(
     IServiceScopeFactory scopes,
     OutboxSignal signal,
     IOptions<OutboxOptions> options,
+    IMeterFactory meters,
     ILogger<OutboxDispatcher> logger) : BackgroundService
 {
+    public const string ParkedMetric = "fleet.outbox.parked";
+
+    private readonly Counter<long> _parked = meters.Create(Names.TelemetryNames.Meter)
+        .CreateCounter<long>(ParkedMetric, "{message}", "Outbox rows parked because they cannot be read; see GET /api/outbox/parked");
+
     /// <summary>Advisory lock key shared by every dispatcher ("outbox" in ASCII).</summary>
     private const long DispatcherLockKey = 0x6F7574626F78;
 
@@ -75,7 +82,7 @@ public sealed partial class OutboxDispatcher(
     private async Task<int> PublishBatchAsync(FleetDbContext db, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
         var batch = await db.OutboxMessages.AsNoTracking()
-            .Where(o => o.SentAt == null)
+            .Where(o => o.SentAt == null && o.ParkedAt == null)
             .OrderBy(o => o.Id)
             .Take(options.Value.BatchSize)
             .ToListAsync(cancellationToken);
@@ -94,9 +101,30 @@ public sealed partial class OutboxDispatcher(
         {
             foreach (var row in batch)
             {
+                if (!TryRead(row, out var type, out var message, out var unreadable))
+                {
+                    // Unreadable is a property of the row, not of the broker: retried a few times (a newer build may be
+                    // rolling out the type), then parked so the rows behind it are delivered.
+                    var parked = row.Attempts + 1 >= options.Value.PoisonAfterAttempts;
+                    await db.OutboxMessages.Where(o => o.Id == row.Id).ExecuteUpdateAsync(u => u
+                        .SetProperty(o => o.Attempts, o => o.Attempts + 1)
+                        .SetProperty(o => o.LastError, unreadable)
+                        .SetProperty(o => o.ParkedAt, o => parked ? DateTimeOffset.UtcNow : o.ParkedAt), CancellationToken.None);
+                    if (!parked)
+                    {
+                        // Nothing overtakes it yet: the batch stops here and the row is tried again at the next poll —
+                        // without the broker's back-off, which is for the broker.
+                        break;
+                    }
+
+                    _parked.Add(1, new KeyValuePair<string, object?>("messaging.message.type", row.MessageType));
+                    LogParked(logger, row.Id, row.MessageType, unreadable);
+                    continue;
+                }
+
                 try
                 {
-                    await PublishAsync(publisher, row, cancellationToken);
+                    await PublishAsync(publisher, row, type, message, cancellationToken);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
@@ -124,12 +152,27 @@ public sealed partial class OutboxDispatcher(
         return sent.Count;
     }
 
-    private async Task PublishAsync(IPublishEndpoint publisher, OutboxMessage row, CancellationToken cancellationToken)
+    /// <summary>The row's message, or why it cannot be read (the exception's type: never the payload, which is data).</summary>
+    private static bool TryRead(OutboxMessage row, out Type type, out object message, out string unreadable)
     {
-        var type = OutboxSerializer.ResolveType(row.MessageType);
-        var message = JsonSerializer.Deserialize(row.Payload, type, OutboxSerializer.Options)
-                      ?? throw new InvalidOperationException($"Outbox row {row.Id} has an empty payload.");
+        (type, message, unreadable) = (typeof(object), new object(), string.Empty);
+        try
+        {
+            type = OutboxSerializer.ResolveType(row.MessageType);
+            message = JsonSerializer.Deserialize(row.Payload, type, OutboxSerializer.Options)
+                      ?? throw new JsonException("empty payload");
+            return true;
+        }
+        catch (Exception ex) when (ex is JsonException or TypeLoadException or FileNotFoundException or FileLoadException or ArgumentException
+                                       or NotSupportedException)
+        {
+            unreadable = "unreadable: " + ex.GetType().Name;
+            return false;
+        }
+    }
 
+    private async Task PublishAsync(IPublishEndpoint publisher, OutboxMessage row, Type type, object message, CancellationToken cancellationToken)
+    {
         // Continue the trace of the request that wrote the row, so HTTP request and consumer are one trace.
         using var activity = row.TraceParent is not null && ActivityContext.TryParse(row.TraceParent, null, out var parent)
             ? OutboxTelemetry.Source.StartActivity("outbox publish", ActivityKind.Producer, parent)
@@ -140,6 +183,9 @@ public sealed partial class OutboxDispatcher(
         timeout.CancelAfter(options.Value.PublishTimeout);
         await publisher.Publish(message, type, ctx => ctx.MessageId = row.MessageId, timeout.Token);
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox row {RowId} ({MessageType}) parked: {Reason}; later events are delivered, see GET /api/outbox/parked")]
+    private static partial void LogParked(ILogger logger, long rowId, string messageType, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox dispatch failed ({ExceptionType}); retrying in {BackoffMs} ms")]
     private static partial void LogDispatchFailed(ILogger logger, string exceptionType, double backoffMs);

@@ -12,4 +12,9 @@ public sealed class OutboxOptions
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
     /// <summary>Sent rows are kept this long for diagnosis, then deleted.</summary>
     public TimeSpan SentRetention { get; set; } = TimeSpan.FromHours(24);
+    /// <summary>
+    /// A row that cannot be read (unknown message type, a payload that does not fit it) is parked after this many tries;
+    /// delivery goes on with the rows after it. Broker failures never park a row: they stop the batch and back off.
+    /// </summary>
+    public int PoisonAfterAttempts { get; set; } = 5;
 }

@@ -12,4 +12,10 @@ public static class AuthNames
     public const string OperatorPolicy = "operator";
     /// <summary>Configuration key of the HMAC key that signs and validates bearer tokens.</summary>
     public const string SigningKeyConfig = "Auth:SigningKey";
+
+    /// <summary>
+    /// The signing key committed for local development (AppHost/appsettings.Development.json). Public, so no service
+    /// starts with it outside the Development environment (docs/adr/0005).
+    /// </summary>
+    public const string DevelopmentSigningKey = "fleetaspire-development-signing-key-not-for-production-use";
 }

@@ -1,3 +1,4 @@
+using FleetAspire.Messaging;
 using FleetAspire.Snapshots;
 using FleetAspire.Snapshots.Apis;
 
@@ -10,5 +11,6 @@ var app = builder.Build();
 
 app.UseServiceDefaults();
 app.MapSnapshotsApi();
+app.MapOutboxApi();
 
 app.Run();

@@ -126,6 +126,8 @@ public static class AgentsApi
             return AgentNotFound(id);
         }
 
+        // The one response that carries a sharedKey: no cache (browser, proxy, gateway) may keep a copy of it.
+        http.Response.Headers.CacheControl = "no-store";
         var (visible, details) = await claims.ConnectionInfoAsync(http.User, id, cancellationToken);
         return !visible ? AgentNotFound(id)
             : details is null ? Conflict("Agent has no machine", $"Agent '{id}' holds no machine to connect to.")

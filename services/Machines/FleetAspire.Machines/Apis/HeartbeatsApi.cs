@@ -89,8 +89,9 @@ public static class HeartbeatsApi
                 return TypedResults.ValidationProblem(errors.ToDictionary());
             }
 
-            // Released between the holder's read and the check: the machine is no longer the agent's to report on.
-            return await recorder.RecordAsync(writes, holder, request!.Outcome!, request.LatencyMs, cancellationToken)
+            // Released between the holder's read and the check (the machine is no longer the agent's to report on), or a
+            // replay of an earlier heartbeat: the same answer as any other unauthenticated one.
+            return await recorder.RecordAsync(writes, holder, request!.Outcome!, request.LatencyMs, seconds, cancellationToken) == HealthRecord.Recorded
                 ? TypedResults.Accepted((string?)null)
                 : Unauthenticated();
         });
@@ -176,5 +177,6 @@ public static class HeartbeatsApi
     /// <summary>One answer for unknown machine, stale timestamp and bad signature: nothing to learn from it.</summary>
     private static ProblemHttpResult Unauthenticated() =>
         TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Heartbeat not authenticated",
-            detail: $"Send {MachineHeader}, a current {TimestampHeader} (Unix seconds) and {SignatureHeader} signed with the machine's sharedKey.");
+            detail: $"Send {MachineHeader}, a current {TimestampHeader} (Unix seconds, later than the machine's last heartbeat) and " +
+                    $"{SignatureHeader} signed with the machine's sharedKey.");
 }

@@ -65,7 +65,7 @@ public sealed partial class HeartbeatSweeper(
             foreach (var machine in silent)
             {
                 // Skipped when released since the list was read: its machine may be gone already.
-                recorded += await recorder.RecordAsync(writes, machine, HealthOutcome.Missed, null, cancellationToken) ? 1 : 0;
+                recorded += await recorder.RecordAsync(writes, machine, HealthOutcome.Missed, null, null, cancellationToken) == HealthRecord.Recorded ? 1 : 0;
             }
 
             return recorded;

@@ -20,10 +20,13 @@ public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOpti
 {
     /// <summary>
     /// Stores one check of the machine the agent holds; in the Machine-only phase the row carries its relation directly.
-    /// Returns false, writing nothing, when the agent no longer holds the machine (released since the holder was read):
-    /// a check must never name a machine row a release has just removed.
+    /// Writes nothing when the agent no longer holds the machine (released since the holder was read: a check must
+    /// never name a machine row a release has just removed), or when a heartbeat's signed time is not later than the
+    /// last one accepted from the machine (a replay). <paramref name="signedAt"/>: the heartbeat's signed Unix seconds;
+    /// null for the sweeper's missed checks.
     /// </summary>
-    public async Task<bool> RecordAsync(IAssignmentWrites writes, MachineHolder holder, string outcome, int? latencyMs, CancellationToken cancellationToken)
+    public async Task<HealthRecord> RecordAsync(IAssignmentWrites writes, MachineHolder holder, string outcome, int? latencyMs, long? signedAt,
+        CancellationToken cancellationToken)
     {
         var (agentId, machineId) = (holder.AgentId, holder.MachineId);
         var threshold = options.Value.FailureThreshold;
@@ -31,10 +34,20 @@ public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOpti
         // Agent first, then the machine's check lock: the order every write path takes.
         if (!await writes.LockHolderAsync(holder, cancellationToken))
         {
-            return false;
+            return HealthRecord.NotHeld;
         }
 
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({"health:" + machineId}, 0))", cancellationToken);
+        // Strictly later than every heartbeat accepted before, or it is a replay; the clock moves with the check.
+        if (signedAt is { } timestamp && await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO machine_heartbeat_clocks (machine_id, last_timestamp) VALUES ({machineId}, {timestamp})
+                ON CONFLICT (machine_id) DO UPDATE SET last_timestamp = EXCLUDED.last_timestamp
+                WHERE machine_heartbeat_clocks.last_timestamp < EXCLUDED.last_timestamp
+                """, cancellationToken) == 0)
+        {
+            return HealthRecord.Replayed;
+        }
+
         var wasUnhealthy = await MachineHealth.IsUnhealthyAsync(db, agentId, machineId, threshold, cancellationToken);
         var now = time.GetUtcNow();
         db.MachineHealthChecks.Add(new MachineHealthCheck
@@ -64,6 +77,15 @@ public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOpti
             outbox.Notify();
         }
 
-        return true;
+        return HealthRecord.Recorded;
     }
+}
+
+public enum HealthRecord
+{
+    Recorded,
+    /// <summary>The agent no longer holds the machine: nothing written.</summary>
+    NotHeld,
+    /// <summary>The heartbeat's signed time is not later than the last accepted one: nothing written.</summary>
+    Replayed,
 }

@@ -34,6 +34,8 @@ public sealed partial class AutomaticFallback(PhaseStore phases, NpgsqlDataSourc
     private bool _armed = true;
     private long _checks;
 
+    private readonly FleetAspire.Data.Backoff _backoff = new();
+
     /// <summary>Checks made since start (tests wait on it instead of sleeping).</summary>
     public long Checks => Interlocked.Read(ref _checks);
 
@@ -41,21 +43,25 @@ public sealed partial class AutomaticFallback(PhaseStore phases, NpgsqlDataSourc
     {
         while (options.Value.Enabled && !stoppingToken.IsCancellationRequested)
         {
+            var pause = options.Value.CheckInterval;
             try
             {
                 await CheckOnceAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
-            {
-                LogCheckFailed(logger, ex.GetType().Name);
+                _backoff.Reset();
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
             }
+            catch (Exception ex)
+            {
+                // The database away, or data this build did not expect: log, back off, check again; never stop the host.
+                LogCheckFailed(logger, ex.GetType().Name);
+                pause = _backoff.Next();
+            }
 
             Interlocked.Increment(ref _checks);
-            await Task.Delay(options.Value.CheckInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.Delay(pause, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

@@ -35,6 +35,7 @@ public sealed partial class MigrationMonitor : BackgroundService
     private readonly PhaseStore _phases;
     private readonly NpgsqlDataSource _db;
     private readonly DirtyRows _dirty;
+    private readonly FleetAspire.Data.Backoff _backoff = new();
     private volatile Sample _sample = new(BackfillProgress.NotStarted, [], null);
 
     private sealed record Sample(BackfillProgress Backfill, IReadOnlyList<(string Kind, string Field, string Source, long Count)> Open, PhaseState? Phase);
@@ -101,12 +102,16 @@ public sealed partial class MigrationMonitor : BackgroundService
             {
                 return;
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            catch (Exception ex)
             {
-                // The database is away: the gauges keep their last sample and the next tick tries again.
+                // The database is away, or holds what this build did not expect: the gauges keep their last sample and
+                // a later tick tries again; the host keeps serving.
                 LogSampleFailed(_logger, ex.GetType().Name);
+                await Task.Delay(_backoff.Next(), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
             }
 
+            _backoff.Reset();
             await Task.Delay(_options.SampleInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }

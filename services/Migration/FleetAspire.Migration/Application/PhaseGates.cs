@@ -27,6 +27,12 @@ public sealed class PhaseGateOptions
 
     /// <summary>How long the fleet must run in MachineOnly — no legacy code path, no write error — before the contract.</summary>
     public TimeSpan ContractSoak { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long one attempt of a flip waits for the writes of the old epoch (writers queue behind it meanwhile).</summary>
+    public TimeSpan FlipLockTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Attempts of a flip before it is answered 503 + Retry-After (a writer holds the fence that long).</summary>
+    public int FlipAttempts { get; set; } = 10;
 }
 
 /// <summary>

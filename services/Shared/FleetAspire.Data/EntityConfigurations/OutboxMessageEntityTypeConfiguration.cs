@@ -17,7 +17,9 @@ internal sealed class OutboxMessageEntityTypeConfiguration : IEntityTypeConfigur
         builder.Property(o => o.TraceParent).HasMaxLength(64);
         builder.Property(o => o.LastError).HasMaxLength(1024);
         builder.HasIndex(o => o.MessageId).IsUnique();
-        // The dispatcher scans unsent rows in id order; a partial index keeps that scan small.
-        builder.HasIndex(o => o.Id).HasDatabaseName("ix_outbox_messages_unsent").HasFilter("sent_at IS NULL");
+        // The dispatcher scans unsent rows in id order; a partial index keeps that scan small (parked rows left out).
+        builder.HasIndex(o => o.Id, "ix_outbox_messages_unsent").HasDatabaseName("ix_outbox_messages_unsent")
+            .HasFilter("sent_at IS NULL AND parked_at IS NULL");
+        builder.HasIndex(o => o.Id, "ix_outbox_messages_parked").HasDatabaseName("ix_outbox_messages_parked").HasFilter("parked_at IS NOT NULL");
     }
 }

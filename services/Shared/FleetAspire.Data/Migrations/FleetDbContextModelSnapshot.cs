@@ -175,6 +175,23 @@ namespace FleetAspire.Data.Migrations
                     b.ToTable("custom_machines", (string)null);
                 });
 
+            modelBuilder.Entity("FleetAspire.Data.Entities.HeartbeatClock", b =>
+                {
+                    b.Property<string>("MachineId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("machine_id");
+
+                    b.Property<long>("LastTimestamp")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_timestamp");
+
+                    b.HasKey("MachineId")
+                        .HasName("pk_machine_heartbeat_clocks");
+
+                    b.ToTable("machine_heartbeat_clocks", (string)null);
+                });
+
             modelBuilder.Entity("FleetAspire.Data.Entities.Machine", b =>
                 {
                     b.Property<string>("Id")
@@ -548,6 +565,10 @@ namespace FleetAspire.Data.Migrations
                         .HasColumnType("character varying(256)")
                         .HasColumnName("message_type");
 
+                    b.Property<DateTimeOffset?>("ParkedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("parked_at");
+
                     b.Property<string>("Payload")
                         .IsRequired()
                         .HasColumnType("jsonb")
@@ -565,13 +586,17 @@ namespace FleetAspire.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_outbox_messages");
 
-                    b.HasIndex("Id")
-                        .HasDatabaseName("ix_outbox_messages_unsent")
-                        .HasFilter("sent_at IS NULL");
-
                     b.HasIndex("MessageId")
                         .IsUnique()
                         .HasDatabaseName("ix_outbox_messages_message_id");
+
+                    b.HasIndex(new[] { "Id" }, "ix_outbox_messages_parked")
+                        .HasDatabaseName("ix_outbox_messages_parked")
+                        .HasFilter("parked_at IS NOT NULL");
+
+                    b.HasIndex(new[] { "Id" }, "ix_outbox_messages_unsent")
+                        .HasDatabaseName("ix_outbox_messages_unsent")
+                        .HasFilter("sent_at IS NULL AND parked_at IS NULL");
 
                     b.ToTable("outbox_messages", (string)null);
                 });

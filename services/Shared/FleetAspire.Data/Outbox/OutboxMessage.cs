@@ -19,4 +19,9 @@ public class OutboxMessage
     public DateTimeOffset? SentAt { get; set; }
     public int Attempts { get; set; }
     public string? LastError { get; set; }
+    /// <summary>
+    /// Set when the row cannot be read (unknown type, a payload its type does not fit) after
+    /// <c>Outbox:PoisonAfterAttempts</c> tries: parked rows are skipped, so one bad row never stops every later event.
+    /// </summary>
+    public DateTimeOffset? ParkedAt { get; set; }
 }

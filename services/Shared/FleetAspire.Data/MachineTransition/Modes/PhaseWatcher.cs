@@ -14,6 +14,7 @@ public sealed partial class PhaseWatcher(
     PhaseStore store, PhaseCache cache, InstanceRegistration instance, IOptions<TransitionOptions> options, IHostEnvironment environment,
     IHostApplicationLifetime lifetime, TransitionUsage usage, ILogger<PhaseWatcher> logger) : BackgroundService
 {
+    private readonly Backoff _backoff = new();
     private bool _ready;
     private long _acknowledged;
 
@@ -27,8 +28,9 @@ public sealed partial class PhaseWatcher(
         {
             await BecomeReadyAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        catch (Exception ex) when (ex is not PhasePinRefusedException && Backoff.IsIterationFailure(ex, cancellationToken))
         {
+            // The database away, or a phase this build cannot read: start anyway, and keep trying in the background.
             LogReadFailed(logger, ex.GetType().Name);
         }
 
@@ -41,13 +43,13 @@ public sealed partial class PhaseWatcher(
         {
             if (!environment.IsDevelopment())
             {
-                throw new InvalidOperationException($"{TransitionOptions.Section}:PinnedPhase is for local development only; remove it.");
+                throw new PhasePinRefusedException($"{TransitionOptions.Section}:PinnedPhase is for local development only; remove it.");
             }
 
             if (!await store.SeedOrMatchPinAsync(pin, $"{instance.Service}/{instance.InstanceId} (pin)", cancellationToken))
             {
                 var stored = await store.ReadAsync(cancellationToken);
-                throw new InvalidOperationException(
+                throw new PhasePinRefusedException(
                     $"This instance is pinned to {pin} but the fleet runs {stored.Phase} (epoch {stored.Epoch}); refusing to start.");
             }
         }
@@ -73,7 +75,7 @@ public sealed partial class PhaseWatcher(
                     {
                         await BecomeReadyAsync(stoppingToken);
                     }
-                    catch (InvalidOperationException ex)
+                    catch (PhasePinRefusedException ex)
                     {
                         LogRefused(logger, ex.Message);
                         lifetime.StopApplication();
@@ -103,12 +105,16 @@ public sealed partial class PhaseWatcher(
             {
                 return;
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            catch (Exception ex) when (Backoff.IsIterationFailure(ex, stoppingToken))
             {
-                // The database is away: writes fail on their own (503); the phase is re-read when it is back.
+                // The database is away (writes fail on their own: 503), or the stored phase is one this build cannot
+                // read: the phase is re-read after a pause; the host keeps serving.
                 LogReadFailed(logger, ex.GetType().Name);
+                await Task.Delay(_backoff.Next(), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
             }
 
+            _backoff.Reset();
             await WaitForFlipAsync(stoppingToken);
         }
 
@@ -131,7 +137,7 @@ public sealed partial class PhaseWatcher(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (Exception ex) when (Backoff.IsIterationFailure(ex, stoppingToken))
         {
             // The listening connection broke: poll until a new one can be opened.
             if (_listener is not null)
@@ -169,3 +175,6 @@ public sealed partial class PhaseWatcher(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the migration phase failed ({ExceptionType}); retrying")]
     private static partial void LogReadFailed(ILogger logger, string exceptionType);
 }
+
+/// <summary>This instance's phase pin contradicts the fleet: it must not start (local development only).</summary>
+public sealed class PhasePinRefusedException(string message) : InvalidOperationException(message);

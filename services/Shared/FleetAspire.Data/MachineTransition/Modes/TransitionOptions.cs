@@ -9,6 +9,12 @@ public sealed class TransitionOptions
     /// <summary>How often an instance re-reads the stored phase: well inside the 2 s every instance must follow a flip.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How long a write transaction waits for the phase fence (and, after it, for any lock) before it gives up and is
+    /// answered 503 + Retry-After: a flip queued behind a slow writer, or a stuck one, never stalls the fleet for longer.
+    /// </summary>
+    public TimeSpan FenceLockTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often an instance reports itself (service, build, epoch) to the registry.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
 

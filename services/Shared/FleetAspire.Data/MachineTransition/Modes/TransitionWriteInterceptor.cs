@@ -20,20 +20,24 @@ namespace FleetAspire.Data.MachineTransition.Modes;
 /// SaveChanges always runs in a transaction so that no single-statement save slips past.
 /// </summary>
 public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, InstanceRegistration instance, Shadow.ShadowCompareQueue checks,
-    TransitionUsage usage)
+    TransitionUsage usage, Microsoft.Extensions.Options.IOptions<TransitionOptions> options)
     : IDbTransactionInterceptor, ISaveChangesInterceptor
 {
     private sealed record Fenced(TransitionMode Mode, long Txid);
 
     private readonly ConditionalWeakTable<DbTransaction, Fenced> _modes = new();
     private readonly string _writer = "fleetaspire/" + instance.Service;
+    private readonly string _lockTimeout = ((long)options.Value.FenceLockTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms";
 
     // Two statements in one round trip: the epoch must be read by a statement that starts after the lock is held.
     // Read in the locking statement itself, it would come from that statement's snapshot, taken before the lock
     // wait — the epoch a flip that committed meanwhile has just replaced. The second statement also names the writer
     // for the change log — with "+machine" when the transaction writes Machine too, so the backfill's catch-up skips
     // what it changed — and, in the phases that write both, turns on the dual-write that runs at COMMIT (DualWrite/).
+    // Three statements: the first bounds every lock wait of the transaction (the fence's first of all), so a write
+    // that cannot start is answered 503 + Retry-After instead of waiting behind a flip for as long as it takes.
     private static readonly string FenceSql =
+        "SELECT set_config('lock_timeout', @lock_timeout, true); " +
         $"SELECT pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}); " +
         "SELECT epoch, " +
         "set_config('fleet.writer', @writer || CASE WHEN phase <> 'Legacy' THEN '" + MachineBackfill.WritesMachineSuffix + "' ELSE '' END, true), " +
@@ -56,10 +60,12 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
     {
         await using var fence = new NpgsqlCommand(FenceSql, (NpgsqlConnection)connection, (NpgsqlTransaction)result);
         fence.Parameters.AddWithValue("writer", _writer);
+        fence.Parameters.AddWithValue("lock_timeout", _lockTimeout);
         await fence.PrepareAsync(cancellationToken);
         long epoch, txid;
         await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
         {
+            await reader.NextResultAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             (epoch, txid) = (reader.GetInt64(0), reader.GetInt64(3));
@@ -104,8 +110,8 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
     }
 
     /// <summary>
-    /// Not counted: a refusal by the fence (re-planned), a constraint answered as 409, a serialization failure or
-    /// deadlock retried by the caller.
+    /// Not counted: a refusal by the fence (re-planned), a constraint answered as 409, contention the database
+    /// resolved by aborting (serialization failure, deadlock, a lock not granted in time: answered 503, retried).
     /// </summary>
     private void RecordFailure(Exception exception)
     {
@@ -117,7 +123,7 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         for (var e = exception; e is not null; e = e.InnerException)
         {
             if (e is PostgresException pg && (pg.SqlState.StartsWith("23", StringComparison.Ordinal)
-                || pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected))
+                || pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.LockNotAvailable))
             {
                 return;
             }

@@ -53,6 +53,15 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
 {
     public const long FenceLockKey = 0x7068617365000000; // "phase"
 
+    /// <summary>
+    /// How long one attempt of a flip waits for the exclusive fence (every write of the old epoch to finish). Writers
+    /// that arrive meanwhile queue behind the flip's request, so this bounds how long one slow writer can make the
+    /// whole fleet wait; a flip retries (<see cref="FlipAttempts"/>) and then gives up with 55P03 (503 + Retry-After).
+    /// </summary>
+    public TimeSpan FlipLockTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    public int FlipAttempts { get; init; } = 10;
+
     /// <summary>Notified in every flip's transaction (delivered at commit): instances re-read at once instead of at the next poll.</summary>
     public const string Channel = "fleet_phase";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -88,9 +97,26 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     public async Task<PhaseState?> FlipAsync(TransitionPhase target, long expectedEpoch, string actor, string reason, bool forced,
         IReadOnlyList<GateResult> gates, CancellationToken cancellationToken)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await FlipOnceAsync(target, expectedEpoch, actor, reason, forced, gates, cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < FlipAttempts)
+            {
+                // A writer still holds the fence: let the queue behind us drain, then ask again.
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken);
+            }
+        }
+    }
+
+    private async Task<PhaseState?> FlipOnceAsync(TransitionPhase target, long expectedEpoch, string actor, string reason, bool forced,
+        IReadOnlyList<GateResult> gates, CancellationToken cancellationToken)
+    {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        var current = await LockExclusiveAsync(connection, tx, cancellationToken);
+        var current = await LockExclusiveAsync(connection, tx, FlipLockTimeout, cancellationToken);
         if (current.Epoch != expectedEpoch)
         {
             return null;
@@ -169,7 +195,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        var current = await LockExclusiveAsync(connection, tx, cancellationToken);
+        var current = await LockExclusiveAsync(connection, tx, TimeSpan.FromSeconds(30), cancellationToken);
         if (current.Phase == pin)
         {
             return true;
@@ -201,11 +227,20 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     /// The exclusive side of the epoch fence: granted once every write transaction of the current epoch has finished,
     /// and no write starts until this transaction ends. Returns the phase as it stands under the lock.
     /// </summary>
-    private static async Task<PhaseState> LockExclusiveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
+    private static async Task<PhaseState> LockExclusiveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, TimeSpan lockTimeout,
+        CancellationToken cancellationToken)
     {
-        await using (var fence = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({FenceLockKey})", connection, tx) { CommandTimeout = 0 })
+        await using (var fence = new NpgsqlCommand(
+            $"SELECT set_config('lock_timeout', @timeout, true); SELECT pg_advisory_xact_lock({FenceLockKey})", connection, tx) { CommandTimeout = 0 })
         {
+            fence.Parameters.AddWithValue("timeout", ((long)lockTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms");
             await fence.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // Held: what the flip does next (the reverse sync, linking children) waits for row locks as long as it needs.
+        await using (var reset = new NpgsqlCommand("SELECT set_config('lock_timeout', '0', true)", connection, tx))
+        {
+            await reset.ExecuteNonQueryAsync(cancellationToken);
         }
 
         return await ReadAsync(connection, tx, cancellationToken, forUpdate: true);

@@ -17,7 +17,8 @@ public static class RepairDirections
 public sealed record RepairItem(string Entity, string EntityId, string Field, string Kind, string Source, string Direction);
 
 /// <summary>What a repair would do (dry run) or did (applied), in the phase it ran in.</summary>
-public sealed record RepairReport(bool Applied, string Phase, long Epoch, IReadOnlyList<RepairItem> Items, long? RepairId);
+/// <param name="Remaining">Open divergences beyond this run's bound, left for the next call.</param>
+public sealed record RepairReport(bool Applied, string Phase, long Epoch, IReadOnlyList<RepairItem> Items, long? RepairId, long Remaining = 0);
 
 /// <summary>
 /// Rewrites the non-authoritative side from the authoritative side of the current phase, for the open divergences:
@@ -28,7 +29,12 @@ public sealed record RepairReport(bool Applied, string Phase, long Epoch, IReadO
 /// reverse sync runs when leaving it). Both sides are written with the backfill's and reverse sync's own statements,
 /// in one transaction holding the epoch fence shared, so no flip lands half-way. Applied repairs are audited.
 /// </summary>
-public sealed class MachineRepair(NpgsqlDataSource dataSource)
+/// <remarks>
+/// Bounded: one run repairs at most <paramref name="maxItems"/> divergences (the report says how many remain), waits
+/// at most 2 s for any lock and runs at most a minute — it holds the fence shared, so an unbounded run would hold every
+/// flip. Past the bounds it is answered 503 + Retry-After and nothing of it is written.
+/// </remarks>
+public sealed class MachineRepair(NpgsqlDataSource dataSource, int maxItems = 1000)
 {
     public async Task<RepairReport?> RunAsync(bool apply, string actor, CancellationToken cancellationToken)
     {
@@ -36,6 +42,7 @@ public sealed class MachineRepair(NpgsqlDataSource dataSource)
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         PhaseState phase;
         await using (var fence = new NpgsqlCommand(
+            "SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '60s'; " +
             $"SELECT pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}); SELECT phase, epoch FROM migration_phase WHERE id = 1", connection, tx))
         await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
         {
@@ -50,8 +57,16 @@ public sealed class MachineRepair(NpgsqlDataSource dataSource)
         }
 
         var items = new List<RepairItem>();
-        await using (var open = new NpgsqlCommand(
-            "SELECT entity, entity_id, field, kind, source FROM migration_divergences WHERE resolved_at IS NULL ORDER BY entity, entity_id, field, kind", connection, tx))
+        long openTotal;
+        await using (var count = new NpgsqlCommand("SELECT count(*) FROM migration_divergences WHERE resolved_at IS NULL", connection, tx))
+        {
+            openTotal = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        await using var open = new NpgsqlCommand(
+            "SELECT entity, entity_id, field, kind, source FROM migration_divergences WHERE resolved_at IS NULL ORDER BY entity, entity_id, field, kind LIMIT @max",
+            connection, tx);
+        open.Parameters.AddWithValue("max", maxItems);
         await using (var reader = await open.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -67,7 +82,7 @@ public sealed class MachineRepair(NpgsqlDataSource dataSource)
         if (!apply || items.Count == 0)
         {
             await tx.RollbackAsync(cancellationToken);
-            return new RepairReport(false, phase.Phase.ToString(), phase.Epoch, items, null);
+            return new RepairReport(false, phase.Phase.ToString(), phase.Epoch, items, null, openTotal - items.Count);
         }
 
         await LegacyToMachineAsync(connection, tx, items.Where(i => i.Direction == RepairDirections.LegacyToMachine).ToList(), cancellationToken);
@@ -108,7 +123,7 @@ public sealed class MachineRepair(NpgsqlDataSource dataSource)
         }
 
         await tx.CommitAsync(cancellationToken);
-        return new RepairReport(true, phase.Phase.ToString(), phase.Epoch, items, repairId);
+        return new RepairReport(true, phase.Phase.ToString(), phase.Epoch, items, repairId, openTotal - items.Count);
     }
 
     /// <summary>The backfill's statements for the legacy rows behind the divergences, then machines whose source is gone.</summary>

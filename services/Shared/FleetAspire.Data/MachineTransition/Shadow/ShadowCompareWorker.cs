@@ -66,7 +66,7 @@ public sealed partial class ShadowCompareWorker(
                     Interlocked.Increment(ref _done);
                     done.Add(1, new KeyValuePair<string, object?>(ShadowTelemetry.PhaseTag, work.Phase.ToString()));
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex) when (Backoff.IsIterationFailure(ex, stoppingToken))
                 {
                     span?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
                     LogCompareFailed(logger, ex.GetType().Name);

@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using FleetAspire.ServiceDefaults.Auth;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace FleetAspire.ServiceDefaults.RateLimiting;
+
+/// <summary>Limits every service applies (section <c>RateLimits</c>; the AppHost forwards it).</summary>
+public sealed class RateLimitOptions
+{
+    public const string Section = "RateLimits";
+
+    /// <summary>Requests a user may make per second, sustained (token bucket refill).</summary>
+    public int PerUserPerSecond { get; set; } = 100;
+
+    /// <summary>Requests a user may make at once after a quiet spell (the bucket's size).</summary>
+    public int PerUserBurst { get; set; } = 200;
+
+    /// <summary>Heartbeats one machine may send per minute (a healthy agent sends one every 10–30 s).</summary>
+    public int HeartbeatsPerMachinePerMinute { get; set; } = 30;
+
+    /// <summary>The largest request body any route accepts: every API body is a few hundred bytes.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 16 * 1024;
+}
+
+/// <summary>
+/// ASP.NET Core rate limiting, partitioned per caller: per user (the token's subject) for the APIs, per machine (its
+/// signed id header) for heartbeats. Operators and anonymous probes are not limited here: operator tokens are few and
+/// trusted, probes are cheap. A refused request is 429 ProblemDetails with <c>Retry-After</c>.
+/// </summary>
+public static class RateLimitExtensions
+{
+    /// <summary>The heartbeat route and header, known here without a reference to the machines service.</summary>
+    private const string HeartbeatsPath = "/api/machines/heartbeats";
+    private const string MachineHeader = "X-Fleet-Machine-Id";
+
+    public static IHostApplicationBuilder AddFleetRateLimiting(this IHostApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
+        builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        builder.Services.AddRateLimiter(limiter =>
+        {
+            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+            {
+                if (http.Request.Path.StartsWithSegments(HeartbeatsPath))
+                {
+                    var machine = http.Request.Headers[MachineHeader].ToString();
+                    return RateLimitPartition.GetFixedWindowLimiter("machine:" + machine, _ => new FixedWindowRateLimiterOptions
+                    {
+                        PermitLimit = options.HeartbeatsPerMachinePerMinute,
+                        Window = TimeSpan.FromMinutes(1),
+                        QueueLimit = 0,
+                    });
+                }
+
+                if (http.User.Identity?.IsAuthenticated == true && !http.User.IsOperator())
+                {
+                    return RateLimitPartition.GetTokenBucketLimiter("user:" + http.User.UserId(), _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = options.PerUserBurst,
+                        TokensPerPeriod = options.PerUserPerSecond,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    });
+                }
+
+                return RateLimitPartition.GetNoLimiter(string.Empty);
+            });
+            limiter.OnRejected = async (context, cancellationToken) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
+                var response = context.HttpContext.Response;
+                response.StatusCode = StatusCodes.Status429TooManyRequests;
+                response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                var problems = context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
+                await problems.WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = context.HttpContext,
+                    ProblemDetails = new ProblemDetails
+                    {
+                        Status = StatusCodes.Status429TooManyRequests,
+                        Title = "Too many requests",
+                        Detail = "This caller has used its share of requests for now; retry after the time in Retry-After.",
+                    },
+                });
+            };
+        });
+        return builder;
+    }
+}
