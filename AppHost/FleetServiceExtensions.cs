@@ -77,7 +77,7 @@ internal static class ForwardedSettings
 
     public static IEnumerable<string> For(string service) => service switch
     {
-        Names.ResourceNames.Migration => [.. Common, "Phases", "Backfill", "Verification", "Fallback", "Contract"],
+        Names.ResourceNames.Migration => [.. Common, "Phases", "Backfill", "Verification", "Fallback", "Contract", "Repair"],
         Names.ResourceNames.Machines => [.. Common, "HealthChecks"],
         Names.ResourceNames.Pool => [.. Common, "Pool"],
         _ => Common,

@@ -95,6 +95,7 @@ public static class ServiceDefaultsExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        FleetAspire.ServiceDefaults.RateLimiting.RateLimitExtensions.UseRequestBodyLimit(app);
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();

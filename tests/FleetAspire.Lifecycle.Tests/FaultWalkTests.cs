@@ -34,6 +34,11 @@ public sealed class FaultWalkTests(ITestOutputHelper output)
         ["Pool:ReconcilerEnabled"] = "false",
         ["HealthChecks:SweeperEnabled"] = "false",
         ["MachineTransition:PollInterval"] = "00:00:00.200",
+        // A load test, not a test of the limits: each client here is one user writing flat out, and the ledger check
+        // reads back thousands of rows per user.
+        ["RateLimits:PerUserPerSecond"] = "100000",
+        ["RateLimits:PerUserBurst"] = "100000",
+        ["RateLimits:HeartbeatsPerMachinePerMinute"] = "100000",
     };
 
     private static readonly Dictionary<string, string?> ControlSettings = new()

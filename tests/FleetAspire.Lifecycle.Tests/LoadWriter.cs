@@ -252,7 +252,9 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
         var (lost, drift) = (new List<string>(), new List<LedgerDrift>());
         foreach (var (agent, machine) in AgentMachines.Where(a => !_unknown.Contains(a.Key)))
         {
-            var now = (await agentsClient.GetFromJsonAsync<AgentResponse>($"/api/agents/{agent}"))!.MachineId;
+            using var read = await ReadAsync(agentsClient, $"/api/agents/{agent}");
+            read.EnsureSuccessStatusCode();
+            var now = (await read.Content.ReadFromJsonAsync<AgentResponse>())!.MachineId;
             if (now == machine)
             {
                 continue;
@@ -270,7 +272,7 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
 
         foreach (var custom in CustomMachines)
         {
-            if ((await machinesClient.GetAsync($"/api/machines/custom/{custom}")).StatusCode != HttpStatusCode.OK)
+            if ((await ReadAsync(machinesClient, $"/api/machines/custom/{custom}")).StatusCode != HttpStatusCode.OK)
             {
                 lost.Add($"custom machine {custom}: registered, now gone");
             }
@@ -278,7 +280,7 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
 
         foreach (var deleted in DeletedCustomMachines)
         {
-            if ((await machinesClient.GetAsync($"/api/machines/custom/{deleted}")).StatusCode != HttpStatusCode.NotFound)
+            if ((await ReadAsync(machinesClient, $"/api/machines/custom/{deleted}")).StatusCode != HttpStatusCode.NotFound)
             {
                 lost.Add($"custom machine {deleted}: deleted, now back");
             }
@@ -286,13 +288,30 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
 
         foreach (var snapshot in Snapshots)
         {
-            if ((await snapshotsClient.GetAsync($"/api/snapshots/{snapshot}")).StatusCode != HttpStatusCode.OK)
+            if ((await ReadAsync(snapshotsClient, $"/api/snapshots/{snapshot}")).StatusCode != HttpStatusCode.OK)
             {
                 lost.Add($"snapshot {snapshot}: created, now gone");
             }
         }
 
         return (lost, drift);
+    }
+
+    /// <summary>A read as a well-behaved client makes it: told to slow down (429), it waits the Retry-After and asks again.</summary>
+    private static async Task<HttpResponseMessage> ReadAsync(HttpClient client, string path)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var response = await client.GetAsync(path);
+            if (response.StatusCode != HttpStatusCode.TooManyRequests || attempt == 20)
+            {
+                return response;
+            }
+
+            var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+            response.Dispose();
+            await Task.Delay(wait); // the server's own answer says how long: not a guess at synchronisation
+        }
     }
 }
 

@@ -7,6 +7,7 @@ using FleetAspire.Bench;
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- verify --agents 1000000
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- writes --ops 2000
 //   dotnet run -c Release --project tools/FleetAspire.Bench -- reads --ops 4000 --rate 200
+//   dotnet run -c Release --project tools/FleetAspire.Bench -- coldstart --runs 3
 var command = args.FirstOrDefault();
 var options = BenchOptions.Parse(args.Skip(1).ToArray());
 return command switch
@@ -16,6 +17,7 @@ return command switch
     "verify" => await VerifyBenchmark.RunAsync(options),
     "writes" => await WritesBenchmark.RunAsync(options),
     "reads" => await ReadsBenchmark.RunAsync(options),
+    "coldstart" => await ColdStartBenchmark.RunAsync(options),
     _ => Usage(),
 };
 
@@ -26,5 +28,6 @@ static int Usage()
     Console.Error.WriteLine("       FleetAspire.Bench verify [--agents N]");
     Console.Error.WriteLine("       FleetAspire.Bench writes [--ops N]");
     Console.Error.WriteLine("       FleetAspire.Bench reads [--ops N] [--rate READS_PER_S]");
+    Console.Error.WriteLine("       FleetAspire.Bench coldstart [--runs N]   (from the repository root, ports 5101-5105 free)");
     return 2;
 }
