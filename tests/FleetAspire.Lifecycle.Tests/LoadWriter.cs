@@ -27,6 +27,7 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
     private readonly Dictionary<string, string> _keys = [];
     private readonly Dictionary<string, long> _lastHeartbeat = [];
     private int _calls;
+    private int _registrations;
     private int _succeeded;
 
     /// <summary>What each agent holds, as far as this client knows (the last acknowledged write, or the last read).</summary>
@@ -152,7 +153,8 @@ internal sealed class LoadWriter(int index, int agentsPerWriter, HttpClient[] ag
         }
         else if (roll < 88 || _freeCustom.Count == 0 || idle.Count == 0)
         {
-            var n = CustomMachines.Count + DeletedCustomMachines.Count + _keys.Count;
+            // A new address every time (an attempt whose outcome was unknown may have taken the last one).
+            var n = _registrations++;
             var key = $"load-key-{index}-{n}-0123456789";
             using var response = await SendAsync(() => machinesClient.PostAsJsonAsync("/api/machines/custom",
                 new { ipv4 = $"172.{16 + index % 16}.{index % 250}.{n % 250}", port = 2000 + n, sharedKey = key }), agent: null);

@@ -307,7 +307,10 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
     {
         await fleet.WalkToAsync(TransitionPhase.DualWrite);
         // Two agents on one provider server (old code): the backfill reports both and links neither.
+        // Written as this build's test set-up (a writer tag), not as old code: the old-code classification would open
+        // legacy-only-write records that other tests of this class would then meet.
         await fleet.ExecuteAsync("""
+            SELECT set_config('fleet.writer', 'fleetaspire/test-setup', true);
             INSERT INTO agents (id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_shared_key, machine_type) VALUES
               ('agt_shadow_dup1', 'd', 'shadow-dirty', 'active', now(), now(), '88800001', '10.88.0.1', 'k-dup', 'hetzner'),
               ('agt_shadow_dup2', 'd', 'shadow-dirty', 'active', now(), now(), '88800001', '10.88.0.2', 'k-dup', 'hetzner')
@@ -330,7 +333,8 @@ public sealed class ShadowReadTests(ShadowFleet fleet) : IClassFixture<ShadowFle
 
         await ComparisonsSettledAsync();
         Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM migration_divergences WHERE entity_id LIKE 'agt_shadow_dup%'"));
-        await fleet.ExecuteAsync("DELETE FROM agents WHERE id LIKE 'agt_shadow_dup%'");
+        await fleet.ExecuteAsync("SELECT set_config('fleet.writer', 'fleetaspire/test-setup', true); DELETE FROM agents WHERE id LIKE 'agt_shadow_dup%'");
+        await fleet.ExecuteAsync("UPDATE migration_divergences SET resolved_at = now() WHERE resolved_at IS NULL");
     }
 
     [Fact]
