@@ -1,11 +1,14 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using FleetAspire.Contracts.Pool;
 using FleetAspire.Data;
+using FleetAspire.Data.MachineTransition;
 using FleetAspire.Data.MachineTransition.DualWrite;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Verification;
+using FleetAspire.Data.Writes;
 using FleetAspire.Migration.Apis;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -224,11 +227,54 @@ public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<
         }));
         Assert.Equal(2, attempts);
     }
+
+    [Fact]
+    public async Task A_claim_batch_planned_before_a_flip_is_refused_by_its_own_fence_before_it_claims_and_runs_again_in_the_new_mode()
+    {
+        await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        await fleet.ProvisionPoolAsync(1); // dual-written: a ready pool machine in both representations
+        var agent = await fleet.CreateAgentAsync("batch-fence");
+        var store = fleet.Control.Services.GetRequiredService<PhaseStore>();
+        await using var scope = fleet.Agents.Services.CreateAsyncScope();
+        var writes = scope.ServiceProvider.GetRequiredService<IWrites<IAssignmentWrites>>();
+        var request = new ClaimRequest(agent.Id, "batch-fence", false, DateTimeOffset.UtcNow, Guid.CreateVersion7(), typeof(MachineClaimed).FullName!, null);
+        var sides = new List<Type>();
+
+        // The claim is one batch: nothing can look at the fence's answer before the claim statement runs, so the
+        // fence itself must refuse the epoch the claim was planned for.
+        var claimed = await writes.RunAsync(async side =>
+        {
+            sides.Add(side.GetType());
+            if (sides.Count == 1)
+            {
+                var current = await store.ReadAsync(CancellationToken.None);
+                await store.FlipAsync(TransitionPhase.MachineOnly, current.Epoch, "test", "flip under a planned claim", true, [], CancellationToken.None);
+            }
+
+            return await side.ClaimPoolAsync(request, CancellationToken.None);
+        });
+
+        Assert.Equal([typeof(LegacyAssignmentWrites), typeof(MachineAssignmentWrites)], sides);
+        Assert.NotNull(claimed?.Machine.MachineRef);
+        // Only the Machine claim ran: the legacy columns the refused attempt would have written are empty, one event.
+        Assert.Equal(1, await fleet.ScalarAsync(
+            "SELECT count(*) FROM agents WHERE id = @id AND machine_id IS NULL AND machine_ref = @m", ("id", agent.Id), ("m", claimed!.Machine.MachineRef!)));
+        Assert.Equal(1, await fleet.ScalarAsync("SELECT count(*) FROM outbox_messages WHERE message_id = @m", ("m", request.MessageId)));
+    }
 }
 
 /// <summary>The dual-write PostgreSQL runs at COMMIT: deployed as this build defines it, and it completes missing parents.</summary>
 public sealed class DualWriteAtCommitTests(WriteMatrixFleet fleet) : IClassFixture<WriteMatrixFleet>
 {
+    [Fact]
+    public async Task The_deployed_write_fence_sets_what_the_dual_write_and_the_backfill_read_and_takes_the_flip_lock()
+    {
+        var body = await fleet.StringAsync("SELECT prosrc FROM pg_proc WHERE proname = 'fleet_write_fence'");
+        Assert.Contains($"'{MachineSync.DualWriteSetting}'", body);
+        Assert.Contains($"'{FleetAspire.Data.MachineTransition.Backfill.MachineBackfill.WritesMachineSuffix}'", body);
+        Assert.Contains($"pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey})", body);
+    }
+
     [Fact]
     public async Task The_deployed_dual_write_functions_are_the_ones_this_build_defines()
     {

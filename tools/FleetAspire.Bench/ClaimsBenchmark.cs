@@ -1,8 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Security.Claims;
 using FleetAspire.Agents.Apis;
+using FleetAspire.Agents.Application;
+using FleetAspire.Names;
+using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.Testing;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace FleetAspire.Bench;
@@ -21,33 +30,52 @@ internal static class ClaimsBenchmark
         var warmup = Math.Min(500, ops / 5);
 
         Console.WriteLine($"starting PostgreSQL (fsync on) and RabbitMQ ...");
-        var postgres = await TestPostgres.StartDedicatedAsync(durable: true);
+        var profile = options.Int("profile", 0) >= 1;
+        var postgres = await TestPostgres.StartDedicatedAsync(durable: true, BenchProfile.Settings(options));
         var rabbit = await TestRabbitMq.GetAsync();
         var database = await postgres.CreateDatabaseAsync("benchclaims");
         await using var agents = new FleetServiceFactory<AgentResponse>(database, await rabbit.CreateVirtualHostAsync("bench"), new Dictionary<string, string?>
         {
             ["Logging:LogLevel:Default"] = "Warning",
-        });
+        }, services => services.AddTransient<IStartupFilter, PingEndpoint>());
         var baseAddress = agents.StartKestrel();
 
-        Console.WriteLine($"seeding {warmup + ops} agents and ready pool machines, and {ops} floor rows ...");
-        await SeedAsync(database, warmup + ops, clients);
+        // The API's claims, then as many through the application layer alone (no HTTP) on the next agents.
+        Console.WriteLine($"seeding {warmup + 2 * ops} agents and ready pool machines, and {ops} floor rows ...");
+        await SeedAsync(database, warmup + 2 * ops, clients);
 
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients * 2 }) { BaseAddress = baseAddress };
         var tokens = Enumerable.Range(0, clients).Select(c => TestTokens.User($"bench-{c}")).ToArray();
 
         // Warm-up: JIT, connection pools, Kestrel and HTTP connections; not measured.
         await ClaimThroughApiAsync(http, tokens, clients, firstAgent: 0, count: warmup);
+        if (profile)
+        {
+            await Sql.ExecuteAsync(database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset();");
+        }
+
         var api = await ClaimThroughApiAsync(http, tokens, clients, firstAgent: warmup, count: ops);
+        if (profile)
+        {
+            await BenchProfile.PrintAsync(database);
+        }
+
+        var app = await ClaimThroughApplicationAsync(agents.Services, clients, firstAgent: warmup + ops, count: ops);
         var floor = await ClaimFloorAsync(database, clients, ops);
+        var ceiling = await PingAsync(http, tokens, clients, ops);
         var doubleClaims = await DoubleClaimsAsync(database);
 
         var apiPerSecond = api.Succeeded / api.Elapsed.TotalSeconds;
         var floorPerSecond = floor.Succeeded / floor.Elapsed.TotalSeconds;
         Console.WriteLine($"api: {api.Succeeded} claims in {api.Elapsed.TotalSeconds:0.000} s, failures {api.Failed}");
         Console.WriteLine($"floor: {floor.Succeeded} claims in {floor.Elapsed.TotalSeconds:0.000} s");
+        var ceilingPerSecond = ceiling.Succeeded / ceiling.Elapsed.TotalSeconds;
+        Console.WriteLine($"http ceiling: {ceiling.Succeeded} authenticated requests in {ceiling.Elapsed.TotalSeconds:0.000} s, failures {ceiling.Failed}");
+        var appPerSecond = app.Succeeded / app.Elapsed.TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"claims clients={clients} ops={ops} api_per_s={apiPerSecond:0} floor_per_s={floorPerSecond:0} ratio={apiPerSecond / floorPerSecond:0.00} double_claims={doubleClaims}"));
+            $"application layer (no HTTP): {app.Succeeded} claims in {app.Elapsed.TotalSeconds:0.000} s, failures {app.Failed}: app_per_s={appPerSecond:0}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"claims clients={clients} ops={ops} api_per_s={apiPerSecond:0} floor_per_s={floorPerSecond:0} ratio={apiPerSecond / floorPerSecond:0.00} double_claims={doubleClaims} http_ceiling_per_s={ceilingPerSecond:0}"));
         return 0;
     }
 
@@ -85,6 +113,76 @@ internal static class ClaimsBenchmark
             }
         }));
         return new Run(succeeded, failed, stopwatch.Elapsed);
+    }
+
+    /// <summary>
+    /// The same claims through the agents service's application layer (<see cref="PoolClaims"/>, a DI scope per claim
+    /// as a request has) without HTTP: what the claim costs below the web stack.
+    /// </summary>
+    private static async Task<Run> ClaimThroughApplicationAsync(IServiceProvider services, int clients, int firstAgent, int count)
+    {
+        var callers = Enumerable.Range(0, clients).Select(c => new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(FleetTokens.SubjectClaim, $"bench-{c}"), new Claim(ClaimTypes.Role, AuthNames.UserRole)], "bench"))).ToArray();
+        var next = -1;
+        var (succeeded, failed) = (0, 0);
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                var agent = firstAgent + i;
+                await using var scope = services.CreateAsyncScope();
+                var (outcome, _, _) = await scope.ServiceProvider.GetRequiredService<PoolClaims>()
+                    .ClaimAsync(callers[agent % clients], AgentId(agent), CancellationToken.None);
+                Interlocked.Increment(ref outcome == ClaimOutcome.Claimed ? ref succeeded : ref failed);
+            }
+        }));
+        return new Run(succeeded, failed, stopwatch.Elapsed);
+    }
+
+    /// <summary>
+    /// The HTTP stack's own ceiling in the same run: the same clients, connections and tokens against an endpoint that
+    /// authenticates the bearer token (as every API request does) and answers 204 — no routing to a handler, no database.
+    /// </summary>
+    private static async Task<Run> PingAsync(HttpClient http, string[] tokens, int clients, int count)
+    {
+        var next = -1;
+        var (succeeded, failed) = (0, 0);
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async client =>
+        {
+            while (Interlocked.Increment(ref next) < count)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, PingEndpoint.Path);
+                request.Headers.Authorization = new("Bearer", tokens[client]);
+                using var response = await http.SendAsync(request);
+                Interlocked.Increment(ref response.StatusCode == HttpStatusCode.NoContent ? ref succeeded : ref failed);
+            }
+        }));
+        return new Run(succeeded, failed, stopwatch.Elapsed);
+    }
+
+    /// <summary>Added to the agents host by the benchmark only: authenticate, answer 204.</summary>
+    private sealed class PingEndpoint : IStartupFilter
+    {
+        public const string Path = "/bench/ping";
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, nextMiddleware) =>
+            {
+                if (!context.Request.Path.Equals(Path, StringComparison.Ordinal))
+                {
+                    await nextMiddleware(context);
+                    return;
+                }
+
+                var result = await context.AuthenticateAsync();
+                context.Response.StatusCode = result.Succeeded ? StatusCodes.Status204NoContent : StatusCodes.Status401Unauthorized;
+            });
+            next(app);
+        };
     }
 
     private static async Task<Run> ClaimFloorAsync(string database, int clients, int count)

@@ -32,11 +32,12 @@ internal static class VerifyBenchmark
         UPDATE machines SET shared_key = 'changed' WHERE id IN (SELECT 'mh_' || (10000000 + 10 * (600 + r + 1)) FROM generate_series(0, 9) r);
         -- assignment-mismatch: ten agents lose their relation.
         UPDATE agents SET machine_ref = NULL WHERE id IN (SELECT 'agt_' || (10 * (800 + r + 1)) FROM generate_series(0, 9) r);
-        -- orphan: ten snapshots and ten health checks naming no machine.
+        -- orphan: ten snapshots and ten health checks of machines only legacy has (the pool machines above that lost
+        -- their Machine row). A child whose machine is gone from both sides agrees on both: that is no divergence.
         INSERT INTO machine_snapshots (id, machine_id, status, created_at, user_id, is_final)
-        SELECT 'snap_planted_' || r, 'planted-gone-' || r, 'available', now(), 'user_0', false FROM generate_series(0, 9) r;
+        SELECT 'snap_planted_' || r, (20000000 + 10 * r + 1)::text, 'available', now(), 'user_0', false FROM generate_series(0, 9) r;
         INSERT INTO machine_health_checks (agent_id, machine_id, outcome, checked_at)
-        SELECT 'agt_1', 'planted-gone-' || r, 'healthy', now() FROM generate_series(0, 9) r;
+        SELECT 'agt_1', (20000000 + 10 * r + 1)::text, 'healthy', now() FROM generate_series(0, 9) r;
         -- unlinked: ten snapshots and ten health checks lose their relation.
         UPDATE machine_snapshots SET machine_ref = NULL WHERE id IN (SELECT 'snap_agt_' || (10 * (900 + r + 1)) FROM generate_series(0, 9) r);
         UPDATE machine_health_checks SET machine_ref = NULL

@@ -30,7 +30,8 @@ internal static class WritesBenchmark
         var total = warmup + ops;
 
         Console.WriteLine("starting PostgreSQL (fsync on) and RabbitMQ ...");
-        var postgres = await TestPostgres.StartDedicatedAsync(durable: true);
+        var profile = options.Int("profile", 0) >= 1;
+        var postgres = await TestPostgres.StartDedicatedAsync(durable: true, BenchProfile.Settings(options));
         var rabbit = await TestRabbitMq.GetAsync();
         var database = await postgres.CreateDatabaseAsync("benchwrites");
         await Sql.ExecuteAsync(database, $"""
@@ -58,6 +59,11 @@ internal static class WritesBenchmark
         var caller = new ClaimsPrincipal(new ClaimsIdentity(
             [new Claim(FleetTokens.SubjectClaim, "bench-user"), new Claim(ClaimTypes.Role, AuthNames.UserRole)], "bench"));
 
+        if (profile)
+        {
+            await Sql.ExecuteAsync(database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        }
+
         var latencies = new Dictionary<TransitionPhase, List<double>> { [TransitionPhase.Legacy] = [], [TransitionPhase.DualWrite] = [] };
         for (var i = 1; i <= total; i++)
         {
@@ -76,9 +82,18 @@ internal static class WritesBenchmark
             {
                 latencies[phase].Add(clock.Elapsed.TotalMilliseconds);
             }
+            else if (i == warmup && profile)
+            {
+                await Sql.ExecuteAsync(database, "SELECT pg_stat_statements_reset()");
+            }
         }
 
         var linked = await Sql.ScalarAsync(database, "SELECT count(*) FROM agents WHERE machine_ref IS NOT NULL");
+        if (profile)
+        {
+            await BenchProfile.PrintAsync(database);
+        }
+
         var legacy = Median(latencies[TransitionPhase.Legacy]);
         var dual = Median(latencies[TransitionPhase.DualWrite]);
         Console.WriteLine($"legacy: {latencies[TransitionPhase.Legacy].Count} ops, dual-write: {latencies[TransitionPhase.DualWrite].Count} ops; " +

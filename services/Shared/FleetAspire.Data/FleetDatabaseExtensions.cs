@@ -40,6 +40,7 @@ public static class FleetDatabaseExtensions
         // The steady-state storage; the machine migration (MachineTransition/) registers its selectors over these.
         builder.Services.TryAddScoped(typeof(IWrites<>), typeof(SteadyWrites<>));
         builder.Services.TryAddScoped(typeof(IReads<>), typeof(SteadyReads<>));
+        builder.Services.TryAddSingleton<IBatchFence, UnfencedBatch>();
         builder.Services.TryAddScoped<MachineAssignmentWrites>();
         builder.Services.TryAddScoped<IAssignmentWrites>(sp => sp.GetRequiredService<MachineAssignmentWrites>());
         builder.Services.TryAddScoped<IMachineChildReads, MachineChildReads>();

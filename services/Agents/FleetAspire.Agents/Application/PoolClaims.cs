@@ -39,8 +39,9 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
     private static readonly ActivitySource Activity = new(TelemetryNames.ActivitySource);
 
     /// <summary>
-    /// The claim is one statement committed on its own (see the storage implementations): in a transaction of its own
-    /// so it passes the migration's epoch fence and, in the dual-write phases, writes Machine before it commits.
+    /// The claim is one statement sent as one batch, its own implicit transaction (see the storage implementations):
+    /// one round trip. While the migration runs, the epoch fence goes first in that batch and, in the dual-write
+    /// phases, Machine is written before it commits.
     /// </summary>
     public async Task<(ClaimOutcome Outcome, Agent? Agent, AgentMachine? Machine)> ClaimAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
@@ -50,12 +51,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
         var request = new ClaimRequest(agentId, userId, isOperator, time.GetUtcNow(), Guid.CreateVersion7(), typeof(MachineClaimed).FullName!,
             System.Diagnostics.Activity.Current?.Id);
         var (claimed, holds) = await assignments.RunAsync(async writes =>
-        {
-            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-            var row = await writes.ClaimPoolAsync(request, cancellationToken);
-            await tx.CommitAsync(cancellationToken);
-            return (row, (Func<Agent, bool>)writes.HoldsMachine);
-        });
+            (await writes.ClaimPoolAsync(request, cancellationToken), (Func<Agent, bool>)writes.HoldsMachine));
 
         if (claimed is not null)
         {

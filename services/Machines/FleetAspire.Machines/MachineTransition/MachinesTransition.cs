@@ -8,10 +8,10 @@ using FleetAspire.Names;
 namespace FleetAspire.Machines.MachineTransition;
 
 /// <summary>Custom machine writes while the migration runs: the legacy table, or Machine only.</summary>
-public sealed class CustomMachineSides(FleetDbContext db, TimeProvider time) : IStorageSides<ICustomMachineWrites>
+public sealed class CustomMachineSides(FleetDbContext db, Data.Writes.IBatchFence fence, TimeProvider time) : IStorageSides<ICustomMachineWrites>
 {
-    public ICustomMachineWrites Legacy => new LegacyCustomMachineWrites(db, new LegacyAssignmentWrites(db), time);
-    public ICustomMachineWrites Machine => new MachineCustomMachineWrites(db, new Data.Writes.MachineAssignmentWrites(db), time);
+    public ICustomMachineWrites Legacy => new LegacyCustomMachineWrites(db, new LegacyAssignmentWrites(db, fence), time);
+    public ICustomMachineWrites Machine => new MachineCustomMachineWrites(db, new Data.Writes.MachineAssignmentWrites(db, fence), time);
 }
 
 internal static class MachinesTransition

@@ -294,6 +294,10 @@ namespace FleetAspire.Data.Migrations
                     b.HasIndex("UserId")
                         .HasDatabaseName("ix_machines_user_id");
 
+                    b.HasIndex("CreatedAt", "Id")
+                        .HasDatabaseName("ix_machines_pool_ready")
+                        .HasFilter("type = 'hetzner' AND status = 'ready'");
+
                     b.HasIndex("Type", "LegacyId")
                         .IsUnique()
                         .HasDatabaseName("ix_machines_type_legacy_id");

@@ -23,6 +23,43 @@ internal static class MachineTransitionSql
 
     public const string DropIdDerivationFunction = "DROP FUNCTION IF EXISTS fleet_machine_id(text, text);";
 
+    /// <summary>The advisory lock of the epoch fence: writers take it shared in their transaction, a flip exclusively.</summary>
+    public const long FenceLockKey = 0x7068617365000000; // "phase"
+
+    /// <summary>The SQLSTATE <see cref="WriteFenceFunction"/> raises when the phase moved away from the planned epoch.</summary>
+    public const string PhaseMovedState = "FP001";
+
+    /// <summary>
+    /// The epoch fence as one call, the first statement of every write transaction: it bounds every lock wait of the
+    /// transaction (the fence's first of all), takes the phase lock shared, reads the stored phase <em>after</em> the
+    /// lock is held — each statement of a volatile function takes a new snapshot, so a flip that committed during the
+    /// wait is seen — names the writer for the change log (with "+machine" once Machine is written, so the backfill's
+    /// catch-up skips what it changed) and switches the at-commit dual-write on in the phases that write both.
+    /// With a planned epoch (a write sent as one batch, whose statements run before anyone can look at the fence's
+    /// answer) a moved phase is an error, so nothing after it in the batch runs.
+    /// </summary>
+    public static readonly string WriteFenceFunction = $$"""
+        CREATE OR REPLACE FUNCTION fleet_write_fence(p_writer text, p_lock_timeout text, p_planned_epoch bigint)
+        RETURNS TABLE (epoch bigint, txid bigint) LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            stored record;
+        BEGIN
+            PERFORM set_config('lock_timeout', p_lock_timeout, true);
+            PERFORM pg_advisory_xact_lock_shared({{FenceLockKey}});
+            SELECT p.phase, p.epoch INTO stored FROM migration_phase p WHERE p.id = 1;
+            IF p_planned_epoch IS NOT NULL AND stored.epoch <> p_planned_epoch THEN
+                RAISE EXCEPTION 'the migration phase moved from epoch % to %', p_planned_epoch, stored.epoch
+                    USING ERRCODE = '{{PhaseMovedState}}';
+            END IF;
+            PERFORM set_config('fleet.writer', p_writer || CASE WHEN stored.phase <> 'Legacy' THEN '+machine' ELSE '' END, true);
+            PERFORM set_config('fleet.dual_write', CASE WHEN stored.phase IN ('DualWrite', 'MachineRead') THEN 'on' ELSE 'off' END, true);
+            RETURN QUERY SELECT stored.epoch, txid_current();
+        END
+        $$;
+        """;
+
+    public const string DropWriteFenceFunction = "DROP FUNCTION IF EXISTS fleet_write_fence(text, text, bigint);";
+
     /// <summary>
     /// Change capture on the legacy tables: every insert, delete, and update that touches machine data, by this code
     /// or by old code that knows nothing of Machine, lands in <c>legacy_changes</c> in the writing transaction.

@@ -27,7 +27,10 @@ public interface IAssignmentWrites
     /// <summary>The agent's machine, or null.</summary>
     Task<HeldMachine?> HeldAsync(Agent agent, CancellationToken cancellationToken);
 
-    /// <summary>Claims the oldest ready pool machine for an agent without one: one statement, see the implementations.</summary>
+    /// <summary>
+    /// Claims the oldest ready pool machine for an agent without one: one statement in a transaction of its own (not
+    /// the caller's; see <see cref="ClaimCommands"/>).
+    /// </summary>
     Task<ClaimedRow?> ClaimPoolAsync(ClaimRequest request, CancellationToken cancellationToken);
 
     /// <summary>Attaches the caller's locked, free custom machine to the locked idle agent. The caller saves.</summary>

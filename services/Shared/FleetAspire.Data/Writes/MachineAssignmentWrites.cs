@@ -13,7 +13,7 @@ namespace FleetAspire.Data.Writes;
 /// The steady state: an agent holds a machine through its relation (<see cref="Agent.MachineRef"/>); a pool machine
 /// is a hetzner <see cref="Machine"/> no agent holds. Nothing here touches a legacy column.
 /// </summary>
-public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrites
+public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence) : IAssignmentWrites
 {
     /// <summary>
     /// The claim in one statement, like the legacy one: lock the agent (only if it holds nothing), take the oldest
@@ -61,19 +61,17 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
     /// <summary>The claim's text per relation column (two at most), built once: claims are the hot path.</summary>
     private static readonly ConcurrentDictionary<string, string> ClaimSql = new();
 
-    public async Task<ClaimedRow?> ClaimPoolAsync(ClaimRequest request, CancellationToken cancellationToken)
-    {
-        await using var command = ClaimCommands.Create(db, ClaimSql.GetOrAdd(db.AgentRelationColumnName(), ClaimSqlFor), request);
-        await command.PrepareAsync(cancellationToken);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+    public Task<ClaimedRow?> ClaimPoolAsync(ClaimRequest request, CancellationToken cancellationToken) =>
+        ClaimCommands.RunAsync(db, fence, ClaimSql.GetOrAdd(db.AgentRelationColumnName(), ClaimSqlFor), request, async reader =>
         {
-            return null;
-        }
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return null;
+            }
 
-        var machine = new HeldMachine(reader.GetString(6), MachineTypes.Hetzner, reader.GetString(7), reader.GetString(8));
-        return new ClaimedRow(ClaimCommands.ReadAgent(reader, machineRef: machine.MachineRef), machine);
-    }
+            var machine = new HeldMachine(reader.GetString(6), MachineTypes.Hetzner, reader.GetString(7), reader.GetString(8));
+            return new ClaimedRow(ClaimCommands.ReadAgent(reader, machineRef: machine.MachineRef), machine);
+        }, cancellationToken);
 
     public async Task AttachCustomAsync(Agent agent, string customMachineId, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -144,23 +142,42 @@ public sealed class MachineAssignmentWrites(FleetDbContext db) : IAssignmentWrit
             .ToListAsync(cancellationToken);
 }
 
-/// <summary>The claim statement's parameters and result shape, the same in both implementations.</summary>
+/// <summary>The claim statement's parameters, how it runs and its result shape, the same in both implementations.</summary>
 public static class ClaimCommands
 {
-    public static NpgsqlCommand Create(FleetDbContext db, string sql, ClaimRequest request)
+    /// <summary>
+    /// Runs the claim as one batch on the context's connection — no BEGIN, no COMMIT: the batch is its own implicit
+    /// transaction, committed with its one round trip — behind <paramref name="fence"/> (the migration's epoch fence
+    /// while it runs). Prepared statements outlive the pooled connection, so after the first claim on a physical
+    /// connection PostgreSQL skips parsing and planning.
+    /// </summary>
+    public static async Task<T> RunAsync<T>(FleetDbContext db, IBatchFence fence, string sql, ClaimRequest request,
+        Func<NpgsqlDataReader, Task<T>> read, CancellationToken cancellationToken)
     {
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        var transaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction()
-            ?? throw new InvalidOperationException("A claim runs inside the caller's transaction.");
-        var command = new NpgsqlCommand(sql, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<string>("agent_id", NpgsqlDbType.Text) { TypedValue = request.AgentId });
-        command.Parameters.Add(new NpgsqlParameter<string>("user_id", NpgsqlDbType.Text) { TypedValue = request.UserId });
-        command.Parameters.Add(new NpgsqlParameter<bool>("is_operator", NpgsqlDbType.Boolean) { TypedValue = request.IsOperator });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", NpgsqlDbType.TimestampTz) { TypedValue = request.Now });
-        command.Parameters.Add(new NpgsqlParameter<Guid>("message_id", NpgsqlDbType.Uuid) { TypedValue = request.MessageId });
-        command.Parameters.Add(new NpgsqlParameter<string>("message_type", NpgsqlDbType.Text) { TypedValue = request.MessageType });
-        command.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)request.TraceParent ?? DBNull.Value });
-        return command;
+        if (db.Database.CurrentTransaction is not null)
+        {
+            throw new InvalidOperationException("A claim is a transaction of its own: it runs outside any other.");
+        }
+
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection());
+            var claim = new NpgsqlBatchCommand(sql);
+            claim.Parameters.Add(new NpgsqlParameter<string>("agent_id", NpgsqlDbType.Text) { TypedValue = request.AgentId });
+            claim.Parameters.Add(new NpgsqlParameter<string>("user_id", NpgsqlDbType.Text) { TypedValue = request.UserId });
+            claim.Parameters.Add(new NpgsqlParameter<bool>("is_operator", NpgsqlDbType.Boolean) { TypedValue = request.IsOperator });
+            claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", NpgsqlDbType.TimestampTz) { TypedValue = request.Now });
+            claim.Parameters.Add(new NpgsqlParameter<Guid>("message_id", NpgsqlDbType.Uuid) { TypedValue = request.MessageId });
+            claim.Parameters.Add(new NpgsqlParameter<string>("message_type", NpgsqlDbType.Text) { TypedValue = request.MessageType });
+            claim.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)request.TraceParent ?? DBNull.Value });
+            batch.BatchCommands.Add(claim);
+            return await fence.RunAsync(batch, read, cancellationToken);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     /// <summary>Columns 0–5 of both claim statements: the agent after the claim.</summary>

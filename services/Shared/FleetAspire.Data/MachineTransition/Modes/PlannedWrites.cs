@@ -20,8 +20,8 @@ public sealed class PlannedWrites<TStorage>(WritePlanner planner, IStorageSides<
 }
 
 /// <summary>The assignment aggregate (agent ↔ machine), legacy fields or Machine relation.</summary>
-public sealed class AssignmentSides(FleetDbContext db) : IStorageSides<IAssignmentWrites>
+public sealed class AssignmentSides(FleetDbContext db, IBatchFence fence) : IStorageSides<IAssignmentWrites>
 {
-    public IAssignmentWrites Legacy => new LegacyAssignmentWrites(db);
-    public IAssignmentWrites Machine => new MachineAssignmentWrites(db);
+    public IAssignmentWrites Legacy => new LegacyAssignmentWrites(db, fence);
+    public IAssignmentWrites Machine => new MachineAssignmentWrites(db, fence);
 }

@@ -45,6 +45,7 @@ public static class TransitionExtensions
         // Over the steady-state registrations of AddFleetDatabase: every IWrites<T> goes through the planner.
         builder.Services.AddScoped(typeof(IWrites<>), typeof(PlannedWrites<>));
         builder.Services.AddScoped<IStorageSides<IAssignmentWrites>, AssignmentSides>();
+        builder.Services.AddScoped<IBatchFence, TransitionBatchFence>();
         builder.Services.AddOptions<Shadow.ShadowOptions>().BindConfiguration(Shadow.ShadowOptions.Section);
         builder.Services.AddSingleton<Shadow.ShadowCompareQueue>();
         builder.Services.AddSingleton<Shadow.ShadowCompareWorker>();

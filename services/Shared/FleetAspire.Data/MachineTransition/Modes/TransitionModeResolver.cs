@@ -61,13 +61,20 @@ public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager fea
         return mode;
     }
 
+    /// <summary>A write planned for the legacy fields: recorded as a legacy code path.</summary>
+    internal void LegacyWritePlanned() => usage.LegacyPathUsed("write");
+
+    /// <summary>The stored phase re-read now, not at the next poll: a fence has just refused a write for a moved phase.</summary>
+    public async Task<TransitionMode> RefreshAsync(CancellationToken cancellationToken)
+    {
+        cache.Update(await store.ReadAsync(cancellationToken));
+        return await CurrentAsync();
+    }
+
     /// <summary>
     /// The mode of the epoch a write holds the phase lock for. When it is newer than this instance's copy, the stored
     /// phase is re-read from the database (bypassing the cached flags) before deciding.
     /// </summary>
-    /// <summary>A write planned for the legacy fields: recorded as a legacy code path.</summary>
-    internal void LegacyWritePlanned() => usage.LegacyPathUsed("write");
-
     public async Task<TransitionMode> ForLockedEpochAsync(long lockedEpoch, CancellationToken cancellationToken)
     {
         var mode = await CurrentAsync();

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
-using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.MachineTransition.DualWrite;
 using FleetAspire.Data.MachineTransition.Phases;
 using Microsoft.EntityFrameworkCore;
@@ -29,20 +28,13 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
     private readonly string _writer = "fleetaspire/" + instance.Service;
     private readonly string _lockTimeout = ((long)options.Value.FenceLockTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms";
 
-    // Two statements in one round trip: the epoch must be read by a statement that starts after the lock is held.
-    // Read in the locking statement itself, it would come from that statement's snapshot, taken before the lock
-    // wait — the epoch a flip that committed meanwhile has just replaced. The second statement also names the writer
-    // for the change log — with "+machine" when the transaction writes Machine too, so the backfill's catch-up skips
-    // what it changed — and, in the phases that write both, turns on the dual-write that runs at COMMIT (DualWrite/).
-    // Three statements: the first bounds every lock wait of the transaction (the fence's first of all), so a write
-    // that cannot start is answered 503 + Retry-After instead of waiting behind a flip for as long as it takes.
-    private static readonly string FenceSql =
-        "SELECT set_config('lock_timeout', @lock_timeout, true); " +
-        $"SELECT pg_advisory_xact_lock_shared({PhaseStore.FenceLockKey}); " +
-        "SELECT epoch, " +
-        "set_config('fleet.writer', @writer || CASE WHEN phase <> 'Legacy' THEN '" + MachineBackfill.WritesMachineSuffix + "' ELSE '' END, true), " +
-        $"set_config('{MachineSync.DualWriteSetting}', CASE WHEN phase IN ('DualWrite', 'MachineRead') THEN 'on' ELSE 'off' END, true) " +
-        ", txid_current() FROM migration_phase WHERE id = 1";
+    /// <summary>
+    /// The fence is one function (<c>fleet_write_fence</c>, Migrations/MachineTransitionSql): it bounds the
+    /// transaction's lock waits, takes the phase lock shared, reads the epoch in a statement that starts after the
+    /// lock is held, names the writer and switches the dual-write on. A transaction opened here passes no planned
+    /// epoch: the mode is compared below, where a refusal can still roll back before anything is written.
+    /// </summary>
+    internal const string FenceSql = "SELECT epoch, txid FROM fleet_write_fence(@writer, @lock_timeout, @planned_epoch)";
 
     public ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result,
         CancellationToken cancellationToken = default)
@@ -59,16 +51,13 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         CancellationToken cancellationToken = default)
     {
         await using var fence = new NpgsqlCommand(FenceSql, (NpgsqlConnection)connection, (NpgsqlTransaction)result);
-        fence.Parameters.AddWithValue("writer", _writer);
-        fence.Parameters.AddWithValue("lock_timeout", _lockTimeout);
+        AddFenceParameters(fence.Parameters, plannedEpoch: null);
         await fence.PrepareAsync(cancellationToken);
         long epoch, txid;
         await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
         {
-            await reader.NextResultAsync(cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            (epoch, txid) = (reader.GetInt64(0), reader.GetInt64(3));
+            (epoch, txid) = (reader.GetInt64(0), reader.GetInt64(1));
         }
 
         var mode = await resolver.ForLockedEpochAsync(epoch, cancellationToken);
@@ -85,12 +74,28 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         return result;
     }
 
+    internal void AddFenceParameters(NpgsqlParameterCollection parameters, long? plannedEpoch)
+    {
+        parameters.Add(new NpgsqlParameter<string>("writer", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = _writer });
+        parameters.Add(new NpgsqlParameter<string>("lock_timeout", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = _lockTimeout });
+        parameters.Add(new NpgsqlParameter("planned_epoch", NpgsqlTypes.NpgsqlDbType.Bigint) { Value = (object?)plannedEpoch ?? DBNull.Value });
+    }
+
+    /// <summary>A committed dual-write is offered for its write check (sampled, never waited for).</summary>
+    internal void Committed(TransitionMode mode, long txid)
+    {
+        if (mode.WriteLegacy && mode.WriteMachine)
+        {
+            checks.OfferWriteCheck(mode, Shadow.WriteCheck.For(txid));
+        }
+    }
+
     /// <summary>A committed dual-write is offered for its write check (sampled, never waited for).</summary>
     public Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
     {
-        if (_modes.TryGetValue(transaction, out var fenced) && fenced.Mode.WriteLegacy && fenced.Mode.WriteMachine)
+        if (_modes.TryGetValue(transaction, out var fenced))
         {
-            checks.OfferWriteCheck(fenced.Mode, Shadow.WriteCheck.For(fenced.Txid));
+            Committed(fenced.Mode, fenced.Txid);
         }
 
         return Task.CompletedTask;
@@ -113,7 +118,7 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
     /// Not counted: a refusal by the fence (re-planned), a constraint answered as 409, contention the database
     /// resolved by aborting (serialization failure, deadlock, a lock not granted in time: answered 503, retried).
     /// </summary>
-    private void RecordFailure(Exception exception)
+    internal void RecordFailure(Exception exception)
     {
         if (PhaseChangedException.In(exception))
         {

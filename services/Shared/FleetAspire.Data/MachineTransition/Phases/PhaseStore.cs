@@ -51,7 +51,7 @@ public sealed record PhaseHistoryEntry(long Id, DateTimeOffset At, string Actor,
 /// </summary>
 public sealed class PhaseStore(NpgsqlDataSource dataSource)
 {
-    public const long FenceLockKey = 0x7068617365000000; // "phase"
+    public const long FenceLockKey = Migrations.MachineTransitionSql.FenceLockKey;
 
     /// <summary>
     /// How long one attempt of a flip waits for the exclusive fence (every write of the old epoch to finish). Writers
