@@ -37,6 +37,7 @@ public static class ServiceDefaultsExtensions
         builder.AddFleetAuthentication();
         FleetAspire.ServiceDefaults.RateLimiting.RateLimitExtensions.AddFleetRateLimiting(builder);
         FleetAspire.ServiceDefaults.Secrets.SecretFingerprint.AddSecretFingerprint(builder);
+        FleetAspire.ServiceDefaults.OpenApi.OpenApiExtensions.AddFleetOpenApi(builder);
         return builder;
     }
 
@@ -100,6 +101,7 @@ public static class ServiceDefaultsExtensions
         app.UseRateLimiter();
         app.UseAuthorization();
         app.MapDefaultEndpoints();
+        FleetAspire.ServiceDefaults.OpenApi.OpenApiExtensions.MapFleetOpenApi(app);
         return app;
     }
 }
