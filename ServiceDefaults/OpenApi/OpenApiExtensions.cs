@@ -25,7 +25,9 @@ public static class OpenApiExtensions
         {
             options.AddDocumentTransformer((document, context, _) =>
             {
-                document.Info.Title = $"FleetAspire {context.ApplicationServices.GetRequiredService<IHostEnvironment>().ApplicationName}";
+                // "FleetAspire.Agents" → "FleetAspire agents API".
+                var service = context.ApplicationServices.GetRequiredService<IHostEnvironment>().ApplicationName.Split('.')[^1];
+                document.Info.Title = $"FleetAspire {service.ToLowerInvariant()} API";
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
                 document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme

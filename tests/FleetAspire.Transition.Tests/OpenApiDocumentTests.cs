@@ -27,6 +27,7 @@ public sealed partial class OpenApiDocumentTests(OpenApiFleet fleet) : IClassFix
         var document = read.Document!;
         Assert.Empty(document.Validate(Microsoft.OpenApi.ValidationRuleSet.GetDefaultRuleSet()) ?? []);
 
+        Assert.Equal($"FleetAspire {service} API", document.Info.Title);
         var bearer = Assert.IsType<OpenApiSecurityScheme>(document.Components!.SecuritySchemes![OpenApiExtensions.BearerScheme]);
         Assert.Equal(SecuritySchemeType.Http, bearer.Type);
         Assert.Equal("bearer", bearer.Scheme);
