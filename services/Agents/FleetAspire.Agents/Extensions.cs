@@ -20,8 +20,8 @@ internal static class Extensions
         builder.AddFleetMessaging(AddEventBusSubscriptions);
         builder.Services.AddScoped<AgentService>();
         builder.Services.AddScoped<PoolClaims>();
-        builder.Services.AddScoped<MachineAgentMachineStore>();
-        builder.Services.AddScoped<IAgentMachineStore>(sp => sp.GetRequiredService<MachineAgentMachineStore>());
+        builder.Services.AddScoped<AgentMachineStore>();
+        builder.Services.AddScoped<IAgentMachineStore>(sp => sp.GetRequiredService<AgentMachineStore>());
     }
 
     /// <summary>Every event the agents service reacts to.</summary>

@@ -20,8 +20,8 @@ internal static class Extensions
 
         builder.Services.AddOptions<HealthCheckOptions>().BindConfiguration(HealthCheckOptions.Section);
         builder.Services.AddScoped<CustomMachineService>();
-        builder.Services.AddScoped<ICustomMachineReads, MachineCustomMachineReads>();
-        builder.Services.AddScoped<ICustomMachineWrites, MachineCustomMachineWrites>();
+        builder.Services.AddScoped<ICustomMachineReads, CustomMachineReads>();
+        builder.Services.AddScoped<ICustomMachineWrites, CustomMachineWrites>();
         builder.Services.AddScoped<HealthRecorder>();
         builder.Services.AddSingleton<HeartbeatSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatSweeper>());

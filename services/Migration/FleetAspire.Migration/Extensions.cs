@@ -38,6 +38,7 @@ internal static class Extensions
         builder.Services.AddOptions<PhaseGateOptions>().BindConfiguration(PhaseGateOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PhaseGates>();
+        builder.Services.AddSingleton<PhaseFlips>();
         builder.Services.AddOptions<FallbackOptions>().BindConfiguration(FallbackOptions.Section);
         builder.Services.AddSingleton<AutomaticFallback>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AutomaticFallback>());

@@ -11,7 +11,7 @@ public sealed record AgentMachine(string? Id, string LegacyId, string? Type, str
 public sealed record ClaimedMachine(string AgentId, string MachineId, string ProviderId, string? Ipv4);
 
 /// <summary>
-/// Where the agents service reads an agent's machine. Two implementations: <see cref="MachineAgentMachineStore"/>
+/// Where the agents service reads an agent's machine. Two implementations: <see cref="AgentMachineStore"/>
 /// (the steady state: the Machine relation) and the legacy fields one under <c>MachineTransition/</c>; which one runs
 /// is decided by the migration phase, in one place (<c>AgentMachineStores</c>).
 /// </summary>

@@ -13,7 +13,7 @@ namespace FleetAspire.Agents.MachineTransition;
 /// that offers what a read served for a shadow comparison with the other side (sampled; never on the request path).
 /// </summary>
 /// <remarks>Scoped: it remembers what this request's reads served, so the comparison is with exactly that.</remarks>
-public sealed class AgentMachineStores(TransitionModeResolver modes, LegacyAgentMachineStore legacy, MachineAgentMachineStore machine, ShadowCompareQueue shadow)
+public sealed class AgentMachineStores(TransitionModeResolver modes, LegacyAgentMachineStore legacy, AgentMachineStore machine, ShadowCompareQueue shadow)
     : IReads<IAgentMachineStore>
 {
     private readonly Dictionary<string, AgentMachine> _served = new(StringComparer.Ordinal);
@@ -37,7 +37,7 @@ public sealed class AgentMachineStores(TransitionModeResolver modes, LegacyAgent
             var compared = agentIds.Where(id => !quarantined.Contains(id)).ToArray();
             IAgentMachineStore other = mode.ReadMachine
                 ? services.GetRequiredService<LegacyAgentMachineStore>()
-                : services.GetRequiredService<MachineAgentMachineStore>();
+                : services.GetRequiredService<AgentMachineStore>();
             var others = await other.ForAgentsAsync(compared, cancellationToken);
             return AgentShadow.Compare(compared, mode.ReadMachine ? others : served, mode.ReadMachine ? served : others);
         });

@@ -10,7 +10,7 @@ public sealed record CustomMachineView(
     string SharedKey, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 /// <summary>
-/// Where the machines service reads custom machines: the steady state (<see cref="MachineCustomMachineReads"/>) or the
+/// Where the machines service reads custom machines: the steady state (<see cref="CustomMachineReads"/>) or the
 /// legacy table (under <c>MachineTransition/</c>), chosen by the migration phase in one place.
 /// </summary>
 public interface ICustomMachineReads
@@ -22,7 +22,7 @@ public interface ICustomMachineReads
 }
 
 /// <summary>The steady state: custom machines are <c>Machine</c> rows of type custom; the holder is the agent whose relation points at it.</summary>
-public sealed class MachineCustomMachineReads(FleetDbContext db) : ICustomMachineReads
+public sealed class CustomMachineReads(FleetDbContext db) : ICustomMachineReads
 {
     // Filters apply to the entity, then the projection: EF cannot translate members of a constructed record.
     private IQueryable<CustomMachineView> Project(IQueryable<Machine> machines) =>

@@ -33,7 +33,7 @@ public sealed class LegacyCustomMachineReads(FleetDbContext db) : ICustomMachine
 public sealed class CustomMachineReadsSelector(TransitionModeResolver modes, FleetDbContext db, ShadowCompareQueue shadow) : IReads<ICustomMachineReads>
 {
     public async Task<ICustomMachineReads> CurrentAsync() =>
-        (await modes.ForReadAsync()).ReadMachine ? new MachineCustomMachineReads(db) : new LegacyCustomMachineReads(db);
+        (await modes.ForReadAsync()).ReadMachine ? new CustomMachineReads(db) : new LegacyCustomMachineReads(db);
 
     /// <summary>Custom machine ids (their legacy ids) a read served: both sides compared, shared keys by fingerprint.</summary>
     public async Task ServedAsync(string entity, IReadOnlyCollection<string> ids)

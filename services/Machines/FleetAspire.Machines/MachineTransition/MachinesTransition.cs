@@ -11,7 +11,7 @@ namespace FleetAspire.Machines.MachineTransition;
 public sealed class CustomMachineSides(FleetDbContext db, Data.Writes.IBatchFence fence, TimeProvider time) : IStorageSides<ICustomMachineWrites>
 {
     public ICustomMachineWrites Legacy => new LegacyCustomMachineWrites(db, new LegacyAssignmentWrites(db, fence), time);
-    public ICustomMachineWrites Machine => new MachineCustomMachineWrites(db, new Data.Writes.MachineAssignmentWrites(db, fence), time);
+    public ICustomMachineWrites Machine => new CustomMachineWrites(db, new Data.Writes.MachineAssignmentWrites(db, fence), time);
 }
 
 internal static class MachinesTransition

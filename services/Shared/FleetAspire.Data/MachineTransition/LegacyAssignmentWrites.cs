@@ -65,7 +65,7 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db, IBatchFence fence)
             FROM claimed c
         )
         SELECT id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4,
-               fleet_machine_id('hetzner', machine_id) FROM claimed
+               fleet_machine_id('hetzner', machine_id) AS machine_ref FROM claimed
         """;
 
     public bool HoldsMachine(Agent agent) => agent.MachineId is not null;
@@ -83,8 +83,7 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db, IBatchFence fence)
                 return null;
             }
 
-            var machine = new HeldMachine(reader.GetString(6), MachineTypes.Hetzner, reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetString(8));
-            var agent = ClaimCommands.ReadAgent(reader, machineRef: null);
+            var (agent, machine) = ClaimCommands.Read(reader);
             agent.MachineId = machine.MachineId;
             agent.MachineIpv4 = machine.Ipv4;
             agent.MachineType = MachineTypes.Hetzner;

@@ -47,7 +47,7 @@ public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence
                    @trace_parent, @now, 0
             FROM claimed c
         )
-        SELECT id, name, user_id, status, created_at, updated_at, legacy_id, ipv4, ref FROM claimed
+        SELECT id, name, user_id, status, created_at, updated_at, legacy_id AS machine_id, ipv4 AS machine_ipv4, ref AS machine_ref FROM claimed
         """;
 
     public bool HoldsMachine(Agent agent) => agent.MachineRef is not null;
@@ -69,8 +69,9 @@ public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence
                 return null;
             }
 
-            var machine = new HeldMachine(reader.GetString(6), MachineTypes.Hetzner, reader.GetString(7), reader.GetString(8));
-            return new ClaimedRow(ClaimCommands.ReadAgent(reader, machineRef: machine.MachineRef), machine);
+            var (agent, machine) = ClaimCommands.Read(reader);
+            agent.MachineRef = machine.MachineRef;
+            return new ClaimedRow(agent, machine);
         }, cancellationToken);
 
     public async Task AttachCustomAsync(Agent agent, string customMachineId, DateTimeOffset now, CancellationToken cancellationToken)
@@ -180,15 +181,21 @@ public static class ClaimCommands
         }
     }
 
-    /// <summary>Columns 0–5 of both claim statements: the agent after the claim.</summary>
-    public static Agent ReadAgent(NpgsqlDataReader reader, string? machineRef) => new()
+    /// <summary>What both claim statements return, by column name: the agent after the claim and the machine it holds.</summary>
+    public static (Agent Agent, HeldMachine Machine) Read(NpgsqlDataReader reader)
     {
-        Id = reader.GetString(0),
-        Name = reader.GetString(1),
-        UserId = reader.GetString(2),
-        Status = reader.GetString(3),
-        CreatedAt = reader.GetFieldValue<DateTimeOffset>(4),
-        UpdatedAt = reader.GetFieldValue<DateTimeOffset>(5),
-        MachineRef = machineRef,
-    };
+        var ipv4 = reader.GetOrdinal("machine_ipv4");
+        var machine = new HeldMachine(reader.GetString(reader.GetOrdinal("machine_id")), MachineTypes.Hetzner,
+            reader.IsDBNull(ipv4) ? null : reader.GetString(ipv4), reader.GetString(reader.GetOrdinal("machine_ref")));
+        var agent = new Agent
+        {
+            Id = reader.GetString(reader.GetOrdinal("id")),
+            Name = reader.GetString(reader.GetOrdinal("name")),
+            UserId = reader.GetString(reader.GetOrdinal("user_id")),
+            Status = reader.GetString(reader.GetOrdinal("status")),
+            CreatedAt = reader.GetFieldValue<DateTimeOffset>(reader.GetOrdinal("created_at")),
+            UpdatedAt = reader.GetFieldValue<DateTimeOffset>(reader.GetOrdinal("updated_at")),
+        };
+        return (agent, machine);
+    }
 }

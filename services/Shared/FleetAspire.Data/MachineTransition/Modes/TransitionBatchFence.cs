@@ -26,7 +26,7 @@ public sealed class TransitionBatchFence(FleetDbContext db, TransitionWriteInter
             await batch.PrepareAsync(cancellationToken);
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            (epoch, txid) = (reader.GetInt64(0), reader.GetInt64(1));
+            (epoch, txid) = (reader.GetInt64(reader.GetOrdinal("epoch")), reader.GetInt64(reader.GetOrdinal("txid")));
             await reader.NextResultAsync(cancellationToken);
             result = await read(reader);
         }

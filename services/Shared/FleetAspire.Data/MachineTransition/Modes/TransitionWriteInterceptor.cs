@@ -57,7 +57,7 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
         {
             await reader.ReadAsync(cancellationToken);
-            (epoch, txid) = (reader.GetInt64(0), reader.GetInt64(1));
+            (epoch, txid) = (reader.GetInt64(reader.GetOrdinal("epoch")), reader.GetInt64(reader.GetOrdinal("txid")));
         }
 
         var mode = await resolver.ForLockedEpochAsync(epoch, cancellationToken);

@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore;
 namespace FleetAspire.Agents.Application;
 
 /// <summary>The steady state: an agent's machine is the <c>Machine</c> its relation points to.</summary>
-public sealed class MachineAgentMachineStore(FleetDbContext db) : IAgentMachineStore
+public sealed class AgentMachineStore(FleetDbContext db) : IAgentMachineStore
 {
     public async Task<IReadOnlyDictionary<string, AgentMachine>> ForAgentsAsync(IReadOnlyCollection<string> agentIds, CancellationToken cancellationToken)
     {
