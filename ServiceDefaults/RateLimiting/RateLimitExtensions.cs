@@ -1,33 +1,14 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using FleetAspire.ServiceDefaults.Auth;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace FleetAspire.ServiceDefaults.RateLimiting;
-
-/// <summary>Limits every service applies (section <c>RateLimits</c>; the AppHost forwards it).</summary>
-public sealed class RateLimitOptions
-{
-    public const string Section = "RateLimits";
-
-    /// <summary>Requests a user may make per second, sustained (token bucket refill).</summary>
-    public int PerUserPerSecond { get; set; } = 100;
-
-    /// <summary>Requests a user may make at once after a quiet spell (the bucket's size).</summary>
-    public int PerUserBurst { get; set; } = 200;
-
-    /// <summary>Heartbeats one machine may send per minute (a healthy agent sends one every 10–30 s).</summary>
-    public int HeartbeatsPerMachinePerMinute { get; set; } = 30;
-
-    /// <summary>The largest request body any route accepts: every API body is a few hundred bytes.</summary>
-    public long MaxRequestBodyBytes { get; set; } = 16 * 1024;
-}
 
 /// <summary>
 /// ASP.NET Core rate limiting, partitioned per caller: per user (the token's subject) for the APIs, per machine (its

@@ -24,15 +24,3 @@ public interface ICloudProvider
     /// <summary>Idempotent: deleting an image that is already gone succeeds.</summary>
     Task DeleteImageAsync(string imageId, CancellationToken cancellationToken);
 }
-
-/// <param name="Running">True once the server has booted (Hetzner status <c>running</c>).</param>
-public sealed record CloudServer(string Id, string Name, string? Ipv4, bool Running);
-
-public sealed record CloudImage(string Id, long? SizeBytes, bool Available);
-
-/// <summary>The provider answered with an error that retrying will not fix (bad token, bad request).</summary>
-public sealed class CloudProviderException(string message, int? statusCode = null, string? code = null) : Exception(message)
-{
-    public int? StatusCode { get; } = statusCode;
-    public string? Code { get; } = code;
-}

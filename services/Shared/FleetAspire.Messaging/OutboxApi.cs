@@ -10,10 +10,6 @@ using Microsoft.Extensions.Logging;
 
 namespace FleetAspire.Messaging;
 
-/// <summary>A parked outbox row as operators see it (payloads are contract records: they never carry a sharedKey).</summary>
-public sealed record ParkedMessage(long Id, Guid MessageId, string MessageType, string AggregateId, string Payload, int Attempts,
-    string? LastError, DateTimeOffset CreatedAt, DateTimeOffset ParkedAt);
-
 /// <summary>
 /// Operators' view of outbox rows the dispatcher parked (one fleet database: every service shows the same rows): list
 /// them, send one again once its type is deployed, or discard it. Operator-only.

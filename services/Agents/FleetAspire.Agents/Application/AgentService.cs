@@ -2,7 +2,6 @@ using System.Security.Claims;
 using FleetAspire.Agents.Apis;
 using FleetAspire.Contracts.Agents;
 using FleetAspire.Data;
-using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;
 using FleetAspire.Data.Reads;
@@ -12,15 +11,6 @@ using FleetAspire.ServiceDefaults.Auth;
 using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Agents.Application;
-
-public enum DeleteOutcome
-{
-    NotFound,
-    /// <summary>The agent had no machine and is gone.</summary>
-    Deleted,
-    /// <summary>The agent holds a machine: its final snapshot is being taken; release and deletion follow.</summary>
-    Accepted,
-}
 
 /// <summary>Agent lifecycle: create, read, list, delete. Ownership is checked here, once, for every read and write.</summary>
 public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time, IReads<IAgentMachineStore> stores, IWrites<IAssignmentWrites> assignments)

@@ -2,9 +2,7 @@ using System.Diagnostics;
 using System.Security.Claims;
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data;
-using FleetAspire.Data.Assignments;
 using FleetAspire.Data.Entities;
-using FleetAspire.Data.Outbox;
 using FleetAspire.Data.Reads;
 using FleetAspire.Data.Writes;
 using FleetAspire.Messaging;
@@ -13,22 +11,6 @@ using FleetAspire.ServiceDefaults.Auth;
 using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Agents.Application;
-
-public enum ReleaseOutcome
-{
-    Released,
-    AgentNotFound,
-    NoMachine,
-    AgentDeleting,
-}
-
-public enum ClaimOutcome
-{
-    Claimed,
-    AgentNotFound,
-    AgentHasMachine,
-    PoolEmpty,
-}
 
 /// <summary>
 /// Claim and release of pool machines. Both touch the pool row and the agent, so both run here, in the calling
@@ -121,5 +103,3 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
         return (true, await (await stores.CurrentAsync()).ConnectionAsync(agentId, cancellationToken));
     }
 }
-
-public sealed record ConnectionDetails(string Ipv4, int Port, string SharedKey);

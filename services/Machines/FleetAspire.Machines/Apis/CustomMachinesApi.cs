@@ -9,29 +9,8 @@ using FleetAspire.ServiceDefaults.Secrets;
 using FleetAspire.ServiceDefaults.Validation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Machines.Apis;
-
-public sealed record RegisterCustomMachineRequest(string? Ipv4, int? Port, string? SharedKey, string? Os, string? Arch, int? CpuCount, int? MemoryGb);
-
-public sealed record UpdateCustomMachineRequest(string? Ipv4, int? Port, string? SharedKey, string? Os, string? Arch, int? CpuCount, int? MemoryGb);
-
-public sealed record AssignCustomMachineRequest(string? AgentId);
-
-/// <summary>
-/// A custom machine as its owner sees it. The sharedKey itself is never returned; its keyed fingerprint lets the
-/// owner check which key is registered.
-/// </summary>
-public sealed record CustomMachineResponse(
-    string Id, string Ipv4, int Port, string UserId, string? CurrentAgentId,
-    string? Os, string? Arch, int? CpuCount, int? MemoryGb, string SharedKeyFingerprint, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
-{
-    public static CustomMachineResponse From(CustomMachineView v, SecretFingerprint fingerprint) =>
-        new(v.Id, v.Ipv4, v.Port, v.UserId, v.CurrentAgentId, v.Os, v.Arch, v.CpuCount, v.MemoryGb, fingerprint.Of(v.SharedKey), v.CreatedAt, v.UpdatedAt);
-}
-
-public sealed record CustomMachinePage(IReadOnlyList<CustomMachineResponse> Items, string? NextCursor);
 
 public static class CustomMachinesApi
 {

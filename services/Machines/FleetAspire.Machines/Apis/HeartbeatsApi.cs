@@ -17,10 +17,6 @@ using Microsoft.Extensions.Options;
 
 namespace FleetAspire.Machines.Apis;
 
-public sealed record HeartbeatRequest(string? Outcome, int? LatencyMs);
-
-public sealed record HealthCheckResponse(long Id, string AgentId, string MachineId, string Outcome, int? LatencyMs, DateTimeOffset CheckedAt);
-
 /// <summary>
 /// Machines push heartbeats (docs/adr/0007). A machine proves who it is with its sharedKey without sending it:
 /// <c>X-Fleet-Signature</c> = hex(HMAC-SHA256(sharedKey, "{machineId}\n{timestamp}\n{base64(SHA-256(body))}")).

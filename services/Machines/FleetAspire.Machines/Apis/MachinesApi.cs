@@ -10,15 +10,6 @@ using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Machines.Apis;
 
-/// <summary>A unified machine as the API shows it: never the sharedKey.</summary>
-public sealed record MachineResponse(
-    string Id, string Type, string? HetznerMachineId, string? Name, string Ipv4, int Port, string Status, string? UserId,
-    string? Os, string? Arch, int? CpuCount, int? MemoryGb, string? CurrentAgentId, DateTimeOffset LastSeenAt, DateTimeOffset CreatedAt);
-
-public sealed record MachinePage(IReadOnlyList<MachineResponse> Items, string? NextCursor);
-
-public sealed record MachineCount(string Type, string Status, long Count);
-
 /// <summary>
 /// The <c>machines</c> table queried on its own (issue 4). Users see only their own custom machines; operators see
 /// every machine. Reads come from <c>Machine</c>, which the backfill fills during the expand phase.

@@ -4,23 +4,6 @@ using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Machines.Application;
 
-/// <summary>A custom machine as the API shows it, whichever representation it was read from. Ids are the custom machine ids clients know.</summary>
-public sealed record CustomMachineView(
-    string Id, string Ipv4, int Port, string UserId, string? CurrentAgentId, string? Os, string? Arch, int? CpuCount, int? MemoryGb,
-    string SharedKey, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
-
-/// <summary>
-/// Where the machines service reads custom machines: the steady state (<see cref="CustomMachineReads"/>) or the
-/// legacy table (under <c>MachineTransition/</c>), chosen by the migration phase in one place.
-/// </summary>
-public interface ICustomMachineReads
-{
-    Task<CustomMachineView?> FindAsync(string id, string? owner, CancellationToken cancellationToken);
-
-    /// <summary>A keyset page by id, one row more than <paramref name="take"/> when another page exists.</summary>
-    Task<IReadOnlyList<CustomMachineView>> PageAsync(string? owner, string? after, int take, CancellationToken cancellationToken);
-}
-
 /// <summary>The steady state: custom machines are <c>Machine</c> rows of type custom; the holder is the agent whose relation points at it.</summary>
 public sealed class CustomMachineReads(FleetDbContext db) : ICustomMachineReads
 {

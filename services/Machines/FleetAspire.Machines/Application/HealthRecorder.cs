@@ -80,12 +80,3 @@ public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOpti
         return HealthRecord.Recorded;
     }
 }
-
-public enum HealthRecord
-{
-    Recorded,
-    /// <summary>The agent no longer holds the machine: nothing written.</summary>
-    NotHeld,
-    /// <summary>The heartbeat's signed time is not later than the last accepted one: nothing written.</summary>
-    Replayed,
-}

@@ -8,20 +8,6 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace FleetAspire.Migration.Apis;
 
-/// <param name="Class">Optional: only this class of report on the row (default: every open report on it).</param>
-/// <param name="Resolution">Why the row may go as it is — recorded, shown in <c>GET /api/migration/dirty</c>.</param>
-public sealed record DirtyResolution(string? Entity, string? EntityId, string? Class, string? Resolution);
-
-public sealed record DirtyResolved(string Entity, string EntityId, int Resolved);
-
-/// <summary>Every open report of <paramref name="Class"/> (optionally of one <paramref name="Entity"/>), closed with one recorded reason.</summary>
-public sealed record DirtyBulkResolution(string? Class, string? Entity, string? Resolution);
-
-public sealed record DirtyBulkResolved(string Class, string? Entity, int Resolved);
-
-/// <summary>A class of dirty row as operators see it: what it means, who handles it, what happens if it is left.</summary>
-public sealed record DirtyClassInfo(string Class, string Entity, string Handling, bool Migrated, string Meaning, string IfLeft, long Open);
-
 /// <summary>The dirty rows the backfill quarantined, as operators work through them (ADR 0016).</summary>
 public static class DirtyRowsApi
 {

@@ -13,27 +13,6 @@ using Npgsql;
 
 namespace FleetAspire.Migration.Apis;
 
-/// <param name="Phase">The phase every service runs (<see cref="PhaseView.Phase"/>), kept at the top level for scripts.</param>
-public sealed record MigrationStatus(string Phase, long Epoch, PhaseView Phases, BackfillProgress Backfill, IReadOnlyDictionary<string, long> Dirty,
-    VerificationSummary? LastVerification)
-{
-    /// <summary>The contract set's steps once the flip to Contracted has scheduled them (empty before).</summary>
-    public IReadOnlyList<ContractStepState> Contract { get; init; } = [];
-
-    /// <summary>The phase settings this control service runs with (what the AppHost passed it), for operators to check.</summary>
-    public PhaseSettings? Settings { get; init; }
-}
-
-public sealed record PhaseSettings(TimeSpan QuietPeriod, TimeSpan ContractSoak, TimeSpan OldCodeWindow);
-
-public sealed record DivergenceRecord(string Entity, string EntityId, string Field, string Kind, string? LegacyValue, string? MachineValue,
-    string Source, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, DateTimeOffset? ResolvedAt);
-
-public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
-
-/// <summary><c>apply</c> false (the default) is a dry run: the report says what would be written, nothing is.</summary>
-public sealed record RepairRequest(bool Apply = false);
-
 /// <summary>The migration control API (port 5105). Operator-only, every route.</summary>
 public static class MigrationApi
 {

@@ -8,16 +8,6 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace FleetAspire.Migration.Apis;
 
-/// <param name="ConfirmOneWay">Required (true) for the one-way flip to Contracted: the caller has read that it cannot be undone.</param>
-public sealed record PhaseFlipRequest(string? Target, string? Reason, bool Force = false, bool ConfirmOneWay = false);
-
-/// <summary>Whether a flip to <paramref name="Target"/> would be allowed now, gate by gate.</summary>
-/// <param name="Warning">Set for a one-way flip: what it does that nothing can undo.</param>
-public sealed record FlipReadiness(string Target, bool Open, IReadOnlyList<GateResult> Gates, bool OneWay = false, string? Warning = null);
-
-public sealed record PhaseView(string Phase, long Epoch, DateTimeOffset Since, string ChangedBy, FlipReadiness? Next, FlipReadiness? Previous,
-    IReadOnlyList<InstanceInfo> Instances);
-
 /// <summary>Operator flips between phases (one step at a time, gated, audited) and the audit log.</summary>
 public static class PhaseApi
 {

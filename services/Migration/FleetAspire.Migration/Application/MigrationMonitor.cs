@@ -7,20 +7,6 @@ using Npgsql;
 
 namespace FleetAspire.Migration.Application;
 
-public sealed class VerificationScheduleOptions
-{
-    public const string Section = "Verification";
-
-    /// <summary>
-    /// How often the incremental verification runs over the change log; zero turns it off. It starts only once an
-    /// operator has run a full verification: before that there is no baseline, and every change would read as missing.
-    /// </summary>
-    public TimeSpan IncrementalInterval { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>How often the published gauges are refreshed from the database.</summary>
-    public TimeSpan SampleInterval { get; set; } = TimeSpan.FromSeconds(2);
-}
-
 /// <summary>
 /// Publishes the migration's state as metrics the dashboard charts (backfill progress while it runs, open
 /// divergences by kind) and runs the scheduled incremental verification. Gauges read a sample taken here, never the

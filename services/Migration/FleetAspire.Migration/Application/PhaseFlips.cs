@@ -3,25 +3,6 @@ using Microsoft.Extensions.Options;
 
 namespace FleetAspire.Migration.Application;
 
-public enum FlipOutcome
-{
-    Flipped,
-    /// <summary>A one-way flip without its confirmation, or one that tries to force its gates.</summary>
-    NotConfirmed,
-    AlreadyThere,
-    /// <summary>Refused by its gates (recorded in the history).</summary>
-    Refused,
-    /// <summary>Another flip committed first.</summary>
-    Raced,
-}
-
-/// <param name="Errors">For <see cref="FlipOutcome.NotConfirmed"/>: field → why.</param>
-public sealed record FlipResult(FlipOutcome Outcome, PhaseState Current, IReadOnlyList<GateResult> Gates,
-    IReadOnlyDictionary<string, string>? Errors = null)
-{
-    public IReadOnlyList<GateResult> Failing => Gates.Where(g => !g.Passed).ToList();
-}
-
 /// <summary>
 /// An operator's flip and its policy: one step at a time through the gates, what force may override and what it may
 /// not, the one-way flip's confirmation, leaving MachineOnly in two halves, and the audit of every outcome.

@@ -13,16 +13,6 @@ using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Pool.Apis;
 
-public sealed record PoolStatusResponse(int TargetSize, int Launching, int Ready, string Provider, DateTimeOffset TargetUpdatedAt);
-
-public sealed record SetPoolTargetRequest(int? TargetSize);
-
-/// <summary>A pool machine as operators see it; the sharedKey stays in the database.</summary>
-/// <summary>A pool machine. <c>Id</c> is the pool row id while the legacy pool table is read, the Machine id from MachineRead on.</summary>
-public sealed record ParkedMachineResponse(string Id, string? MachineId, string? MachineName, string? Ipv4, string Status, DateTimeOffset CreatedAt);
-
-public sealed record ParkedMachinePage(IReadOnlyList<ParkedMachineResponse> Items, string? NextCursor);
-
 public static class PoolApi
 {
     /// <summary>The pool is operated, not used: every endpoint is operator-only.</summary>

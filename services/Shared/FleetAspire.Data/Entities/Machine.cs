@@ -36,22 +36,3 @@ public class Machine
 
     public Agent? CurrentAgent { get; set; }
 }
-
-public static class MachineStatus
-{
-    public const string Launching = "launching";
-    public const string Ready = "ready";
-    public const string InUse = "in_use";
-    public const string Offline = "offline";
-    /// <summary>
-    /// The server is gone but snapshots or health checks still name it: the row stays, invisible to every query, so
-    /// their foreign keys hold and a snapshot outlives its server (docs/adr/0014). Removed with its last child.
-    /// </summary>
-    public const string Destroyed = "destroyed";
-}
-
-public static class MachineTypes
-{
-    public const string Hetzner = "hetzner";
-    public const string Custom = "custom";
-}

@@ -13,14 +13,3 @@ public partial class MachineHealthCheck
     /// <summary>The relation to <see cref="Machine"/>: nullable without a constraint until the contract makes it a required foreign key.</summary>
     public string? MachineRef { get; set; }
 }
-
-public static class HealthOutcome
-{
-    public const string Healthy = "healthy";
-    /// <summary>The machine reported itself unhealthy.</summary>
-    public const string Unhealthy = "unhealthy";
-    /// <summary>No heartbeat arrived in time: recorded by the sweeper, counts as a failure.</summary>
-    public const string Missed = "missed";
-
-    public static bool IsFailure(string outcome) => outcome != Healthy;
-}

@@ -24,12 +24,3 @@ public partial class MachineSnapshot
     /// <summary>The relation to <see cref="Machine"/>: nullable without a constraint until the contract makes it a required foreign key.</summary>
     public string? MachineRef { get; set; }
 }
-
-public static class SnapshotStatus
-{
-    /// <summary>Row written, provider image requested.</summary>
-    public const string Creating = "creating";
-    public const string Available = "available";
-    /// <summary>The provider refused; no image exists.</summary>
-    public const string Failed = "failed";
-}

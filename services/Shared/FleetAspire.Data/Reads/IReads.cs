@@ -13,20 +13,3 @@ public interface IReads<TReads> where TReads : class
     /// <param name="entity">What the ids name: <c>machines</c> (by legacy id), <c>agents</c>, <c>machine_snapshots</c>, <c>machine_health_checks</c>.</param>
     Task ServedAsync(string entity, IReadOnlyCollection<string> ids);
 }
-
-/// <summary>The steady state: the one storage, as registered.</summary>
-public sealed class SteadyReads<TReads>(TReads reads) : IReads<TReads> where TReads : class
-{
-    public Task<TReads> CurrentAsync() => Task.FromResult(reads);
-
-    public Task ServedAsync(string entity, IReadOnlyCollection<string> ids) => Task.CompletedTask;
-}
-
-/// <summary>The entity names <see cref="IReads{TReads}.ServedAsync"/> takes.</summary>
-public static class ServedEntities
-{
-    public const string Machines = "machines";
-    public const string Agents = "agents";
-    public const string Snapshots = "machine_snapshots";
-    public const string HealthChecks = "machine_health_checks";
-}

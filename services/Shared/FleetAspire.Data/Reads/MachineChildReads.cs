@@ -4,18 +4,6 @@ using Microsoft.EntityFrameworkCore;
 namespace FleetAspire.Data.Reads;
 
 /// <summary>
-/// Snapshots and health checks of one machine, named by its legacy id (provider id or custom machine id — what
-/// clients have always passed). The storage interface the snapshots and machines services read through; the
-/// implementation is chosen by the migration phase (<c>MachineTransition/Modes/MachineChildReadsSelector</c>).
-/// </summary>
-public interface IMachineChildReads
-{
-    IQueryable<MachineSnapshot> Snapshots(string machineId);
-
-    IQueryable<MachineHealthCheck> HealthChecks(string machineId);
-}
-
-/// <summary>
 /// The steady state: children of the Machine whose legacy id (or Machine id) is given, by the relation — a destroyed
 /// machine's too: its snapshots are what its tombstone is kept for.
 /// </summary>

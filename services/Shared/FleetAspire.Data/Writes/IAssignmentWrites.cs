@@ -1,18 +1,6 @@
 using FleetAspire.Data.Entities;
-using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Data.Writes;
-
-/// <summary>
-/// The machine an agent holds, by the ids events, clients and machines use in every phase: the provider's server id
-/// (hetzner) or the custom machine id (custom). <see cref="MachineRef"/> is the Machine row, when Machine is written.
-/// </summary>
-public sealed record HeldMachine(string MachineId, string MachineType, string? Ipv4, string? MachineRef);
-
-/// <summary>A pool claim as its statement returned it: the agent after the claim and the machine it now holds.</summary>
-public sealed record ClaimedRow(Agent Agent, HeldMachine Machine);
-
-public sealed record ClaimRequest(string AgentId, string UserId, bool IsOperator, DateTimeOffset Now, Guid MessageId, string MessageType, string? TraceParent);
 
 /// <summary>
 /// Write storage of the assignment aggregate — which machine an agent holds. Every method runs inside the caller's
@@ -61,18 +49,4 @@ public interface IAssignmentWrites
 
     /// <summary>Agents on a machine whose last check (or assignment) is older than the cutoff: silence counts as failure.</summary>
     Task<IReadOnlyList<MachineHolder>> SilentAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken);
-}
-
-/// <summary>An agent and the machine it holds; <see cref="SharedKey"/> is a secret, used for signature checks only.</summary>
-public sealed record MachineHolder(string AgentId, string MachineId, string? MachineRef, string SharedKey);
-
-/// <summary>Row locks shared by every write path, whatever the phase: the agents table is common to both models.</summary>
-public static class AgentLocks
-{
-    /// <summary>Locks an agent row for the rest of the caller's transaction; null if missing or not visible.</summary>
-    public static Task<Agent?> LockAgentAsync(FleetDbContext db, string agentId, string? ownerFilter, CancellationToken cancellationToken) =>
-        db.Agents
-            .FromSql($"SELECT * FROM agents WHERE id = {agentId} FOR UPDATE")
-            .Where(a => ownerFilter == null || a.UserId == ownerFilter)
-            .FirstOrDefaultAsync(cancellationToken);
 }

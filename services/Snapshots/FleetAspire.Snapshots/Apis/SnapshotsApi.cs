@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using FleetAspire.Cloud;
 using FleetAspire.Data;
-using FleetAspire.Data.Entities;
 using FleetAspire.Data.Reads;
 using FleetAspire.ServiceDefaults.Auth;
 using FleetAspire.ServiceDefaults.Errors;
@@ -12,15 +11,6 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Snapshots.Apis;
-
-public sealed record CreateSnapshotRequest(string? AgentId);
-
-public sealed record SnapshotResponse(
-    string Id, string MachineId, string? AgentId, string UserId, string? ProviderImageId, string Status, long? SizeBytes, bool IsFinal, DateTimeOffset CreatedAt)
-{
-    public static SnapshotResponse From(MachineSnapshot s) =>
-        new(s.Id, s.MachineId, s.AgentId, s.UserId, s.ProviderImageId, s.Status, s.SizeBytes, s.IsFinal, s.CreatedAt);
-}
 
 public static class SnapshotsApi
 {

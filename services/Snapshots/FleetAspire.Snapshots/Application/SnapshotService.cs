@@ -7,17 +7,6 @@ using Npgsql;
 
 namespace FleetAspire.Snapshots.Application;
 
-public enum SnapshotOutcome
-{
-    Ok,
-    AgentNotFound,
-    NoMachine,
-    NotSnapshottable,
-    NotFound,
-    /// <summary>A snapshot still being created cannot be deleted yet (its image does not exist), or was deleted while it was.</summary>
-    Busy,
-}
-
 /// <summary>
 /// Snapshots through the cloud provider. Only pool (hetzner) machines can be imaged: a custom machine is the user's
 /// own host, which the provider cannot see. Rows are written before the provider call and deleted again if it fails,

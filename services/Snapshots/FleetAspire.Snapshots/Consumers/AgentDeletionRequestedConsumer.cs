@@ -46,12 +46,3 @@ public sealed class AgentDeletionRequestedConsumer(FleetDbContext db, SnapshotSe
         outbox.Notify();
     }
 }
-
-public sealed class AgentDeletionRequestedConsumerDefinition : ConsumerDefinition<AgentDeletionRequestedConsumer>
-{
-    public AgentDeletionRequestedConsumerDefinition() => ConcurrentMessageLimit = 4;
-
-    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<AgentDeletionRequestedConsumer> consumerConfigurator, IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(ConsumerRetry.CloudProvider);
-}

@@ -3,8 +3,6 @@ using FleetAspire.Data.Entities;
 
 namespace FleetAspire.Agents.Apis;
 
-public sealed record CreateAgentRequest(string? Name);
-
 /// <summary>
 /// The agent as clients see it, the same shape in every migration phase. Never carries the sharedKey: that is only in
 /// <see cref="ConnectionInfoResponse"/>. <c>machineId</c>, <c>machineIpv4</c> and <c>machineType</c> keep their old
@@ -28,11 +26,3 @@ public sealed record AgentResponse(
             m is null ? null : new AgentMachineResponse(m.Id, m.Type, m.ProviderId, m.Ipv4, m.Port, m.Status),
             a.CreatedAt, a.UpdatedAt);
 }
-
-/// <summary>The machine an agent holds. <c>Id</c> is the Machine id; <c>ProviderId</c> the cloud server id (pool machines).</summary>
-public sealed record AgentMachineResponse(string? Id, string? Type, string? ProviderId, string? Ipv4, int Port, string Status);
-
-/// <summary>How the owner's tooling reaches the agent's machine. The only response that holds the sharedKey.</summary>
-public sealed record ConnectionInfoResponse(string Ipv4, int Port, string SharedKey);
-
-public sealed record PageResponse<T>(IReadOnlyList<T> Items, string? NextCursor);

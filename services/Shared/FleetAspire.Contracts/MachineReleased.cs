@@ -1,15 +1,6 @@
 // MassTransit identifies a message by its full type name: these namespaces and names are a wire contract.
 namespace FleetAspire.Contracts.Pool;
 
-/// <summary>An agent took a ready machine out of the pool. The pool replenishes.</summary>
-public sealed record MachineClaimed
-{
-    public required string AgentId { get; init; }
-    public required string ParkedMachineId { get; init; }
-    public required string ProviderMachineId { get; init; }
-    public required DateTimeOffset ClaimedAt { get; init; }
-}
-
 /// <summary>An agent let go of its machine. For a pool (hetzner) machine the pool destroys the server.</summary>
 public sealed record MachineReleased
 {

@@ -4,22 +4,6 @@ using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Pool.Application;
 
-/// <summary>One pool machine as the pool API lists it.</summary>
-public sealed record PoolMachineView(string Id, string? ProviderId, string? Name, string? Ipv4, string Status, DateTimeOffset CreatedAt);
-
-/// <summary>
-/// Where the pool service reads the pool: the steady state (<see cref="MachinePoolReads"/>) or the legacy pool table
-/// (under <c>MachineTransition/</c>), chosen by the migration phase in one place.
-/// </summary>
-public interface IPoolReads
-{
-    /// <summary>Unassigned pool machines by status (launching, ready).</summary>
-    Task<IReadOnlyDictionary<string, int>> CountsAsync(CancellationToken cancellationToken);
-
-    /// <summary>A keyset page by id, one row more than <paramref name="take"/> when another page exists.</summary>
-    Task<IReadOnlyList<PoolMachineView>> PageAsync(string? status, string? after, int take, CancellationToken cancellationToken);
-}
-
 /// <summary>
 /// The steady state: the pool is the hetzner machines no agent holds. Ids are Machine ids; a server whose create call
 /// has not answered yet has no Machine (it has no provider id) and appears once it does.

@@ -2,14 +2,6 @@ using FleetAspire.Data.Entities;
 
 namespace FleetAspire.Agents.Application;
 
-/// <summary>The machine an agent holds, as the agents API shows it, whichever representation it was read from.</summary>
-/// <param name="Id">The Machine id (derived from the legacy id while the legacy fields are authoritative).</param>
-/// <param name="LegacyId">What <c>machineId</c> has always meant: the provider id, or the custom machine's id.</param>
-public sealed record AgentMachine(string? Id, string LegacyId, string? Type, string? ProviderId, string? Ipv4, int Port, string Status);
-
-/// <summary>What a claim statement returns about the pool machine it just moved onto an agent.</summary>
-public sealed record ClaimedMachine(string AgentId, string MachineId, string ProviderId, string? Ipv4);
-
 /// <summary>
 /// Where the agents service reads an agent's machine. Two implementations: <see cref="AgentMachineStore"/>
 /// (the steady state: the Machine relation) and the legacy fields one under <c>MachineTransition/</c>; which one runs

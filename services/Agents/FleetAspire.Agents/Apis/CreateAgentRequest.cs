@@ -1,0 +1,3 @@
+namespace FleetAspire.Agents.Apis;
+
+public sealed record CreateAgentRequest(string? Name);

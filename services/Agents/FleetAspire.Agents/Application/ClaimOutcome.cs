@@ -1,0 +1,9 @@
+namespace FleetAspire.Agents.Application;
+
+public enum ClaimOutcome
+{
+    Claimed,
+    AgentNotFound,
+    AgentHasMachine,
+    PoolEmpty,
+}

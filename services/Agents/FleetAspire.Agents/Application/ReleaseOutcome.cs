@@ -1,0 +1,9 @@
+namespace FleetAspire.Agents.Application;
+
+public enum ReleaseOutcome
+{
+    Released,
+    AgentNotFound,
+    NoMachine,
+    AgentDeleting,
+}

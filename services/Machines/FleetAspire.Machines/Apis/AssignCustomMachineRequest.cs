@@ -1,0 +1,3 @@
+namespace FleetAspire.Machines.Apis;
+
+public sealed record AssignCustomMachineRequest(string? AgentId);

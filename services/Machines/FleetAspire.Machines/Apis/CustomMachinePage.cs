@@ -1,0 +1,3 @@
+namespace FleetAspire.Machines.Apis;
+
+public sealed record CustomMachinePage(IReadOnlyList<CustomMachineResponse> Items, string? NextCursor);

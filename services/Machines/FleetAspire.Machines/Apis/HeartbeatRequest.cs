@@ -1,0 +1,3 @@
+namespace FleetAspire.Machines.Apis;
+
+public sealed record HeartbeatRequest(string? Outcome, int? LatencyMs);

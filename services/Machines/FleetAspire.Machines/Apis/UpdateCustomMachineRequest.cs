@@ -1,0 +1,3 @@
+namespace FleetAspire.Machines.Apis;
+
+public sealed record UpdateCustomMachineRequest(string? Ipv4, int? Port, string? SharedKey, string? Os, string? Arch, int? CpuCount, int? MemoryGb);

@@ -1,0 +1,12 @@
+namespace FleetAspire.Machines.Application;
+
+public enum MachineOutcome
+{
+    Ok,
+    NotFound,
+    AgentNotFound,
+    Duplicate,
+    MachineInUse,
+    AgentBusy,
+    NotAssigned,
+}

@@ -1,0 +1,3 @@
+namespace FleetAspire.Machines.Application;
+
+public sealed record RegisterCustomMachine(string Ipv4, int Port, string SharedKey, string? Os, string? Arch, int? CpuCount, int? MemoryGb);

@@ -1,0 +1,3 @@
+namespace FleetAspire.Migration.Apis;
+
+public sealed record DirtyResolved(string Entity, string EntityId, int Resolved);

@@ -1,0 +1,3 @@
+namespace FleetAspire.Pool.Apis;
+
+public sealed record SetPoolTargetRequest(int? TargetSize);

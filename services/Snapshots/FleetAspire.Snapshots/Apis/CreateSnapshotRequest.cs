@@ -1,0 +1,3 @@
+namespace FleetAspire.Snapshots.Apis;
+
+public sealed record CreateSnapshotRequest(string? AgentId);
