@@ -23,6 +23,8 @@ public sealed class OutboxContractTests(FleetAppFixture app) : IClassFixture<Fle
 
         Assert.Equal(agent.Id, message.AgentId);
         Assert.Equal(claimed.MachineId, message.ProviderMachineId);
+        Assert.Equal(claimed.Machine!.Id, message.MachineId);
+        Assert.StartsWith("mh_", message.MachineId, StringComparison.Ordinal);
         Assert.StartsWith("pm_", message.ParkedMachineId, StringComparison.Ordinal);
         Assert.True(message.ClaimedAt > DateTimeOffset.UtcNow.AddMinutes(-1));
     }

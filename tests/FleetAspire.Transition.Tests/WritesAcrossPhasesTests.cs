@@ -259,7 +259,8 @@ public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<
         // Only the Machine claim ran: the legacy columns the refused attempt would have written are empty, one event.
         Assert.Equal(1, await fleet.ScalarAsync(
             "SELECT count(*) FROM agents WHERE id = @id AND machine_id IS NULL AND machine_ref = @m", ("id", agent.Id), ("m", claimed!.Machine.MachineRef!)));
-        Assert.Equal(1, await fleet.ScalarAsync("SELECT count(*) FROM outbox_messages WHERE message_id = @m", ("m", request.MessageId)));
+        Assert.Equal(1, await fleet.ScalarAsync("SELECT count(*) FROM outbox_messages WHERE message_id = @m AND payload->>'machineId' = @ref",
+            ("m", request.MessageId), ("ref", claimed.Machine.MachineRef!)));
     }
 }
 

@@ -59,8 +59,8 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db, IBatchFence fence)
         ), event AS (
             INSERT INTO outbox_messages (message_id, aggregate_id, message_type, payload, trace_parent, created_at, attempts)
             SELECT @message_id, c.id, @message_type,
-                   jsonb_build_object('agentId', c.id, 'parkedMachineId', c.parked_id,
-                                      'providerMachineId', c.machine_id, 'claimedAt', @now),
+                   jsonb_build_object('agentId', c.id, 'machineId', fleet_machine_id('hetzner', c.machine_id),
+                                      'parkedMachineId', c.parked_id, 'providerMachineId', c.machine_id, 'claimedAt', @now),
                    @trace_parent, @now, 0
             FROM claimed c
         )

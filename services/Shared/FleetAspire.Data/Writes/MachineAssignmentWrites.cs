@@ -41,7 +41,8 @@ public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence
         ), event AS (
             INSERT INTO outbox_messages (message_id, aggregate_id, message_type, payload, trace_parent, created_at, attempts)
             SELECT @message_id, c.id, @message_type,
-                   jsonb_build_object('agentId', c.id, 'parkedMachineId', c.ref, 'providerMachineId', c.legacy_id, 'claimedAt', @now),
+                   jsonb_build_object('agentId', c.id, 'machineId', c.ref, 'parkedMachineId', c.ref, 'providerMachineId', c.legacy_id,
+                                      'claimedAt', @now),
                    @trace_parent, @now, 0
             FROM claimed c
         )
