@@ -45,6 +45,9 @@ public sealed class WritesAcrossPhasesTests(WriteMatrixFleet fleet) : IClassFixt
         Assert.Equal("hetzner", claimed.GetProperty("machineType").GetString());
         Assert.Equal("in_use", claimed.GetProperty("machine").GetProperty("status").GetString());
         Assert.Equal(providerId, claimed.GetProperty("machine").GetProperty("providerId").GetString());
+        // The claim's answer is built from what its statement returned, never read back: it must be what a read shows.
+        var read = await agents.GetFromJsonAsync<JsonElement>($"/api/agents/{pool.Id}");
+        Assert.Equal(read.GetProperty("machine").GetRawText(), claimed.GetProperty("machine").GetRawText());
         Assert.Equal(HttpStatusCode.Conflict, (await agents.PostAsync($"/api/agents/{pool.Id}/claim", null)).StatusCode);
         var connection = await agents.GetFromJsonAsync<JsonElement>($"/api/agents/{pool.Id}/connection");
         Assert.Equal(claimed.GetProperty("machineIpv4").GetString(), connection.GetProperty("ipv4").GetString());

@@ -15,9 +15,6 @@ public interface IAgentMachineStore
     /// <summary>How the agent's owner reaches its machine, or null when it holds none.</summary>
     Task<ConnectionDetails?> ConnectionAsync(string agentId, CancellationToken cancellationToken);
 
-    /// <summary>The machine a claim just gave an agent, as the authoritative side shows it.</summary>
-    ValueTask<AgentMachine?> ClaimedAsync(ClaimedMachine claimed, CancellationToken cancellationToken);
-
     /// <summary>Agents holding a machine of <paramref name="machineType"/>.</summary>
     IQueryable<Agent> WhereMachineType(IQueryable<Agent> agents, string machineType);
 }

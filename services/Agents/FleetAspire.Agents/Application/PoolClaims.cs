@@ -39,8 +39,9 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
         {
             outbox.Notify();
             span?.SetTag("fleet.claim.outcome", "claimed");
-            var machine = await (await stores.CurrentAsync()).ClaimedAsync(
-                new ClaimedMachine(claimed.Agent.Id, claimed.Machine.MachineRef!, claimed.Machine.MachineId, claimed.Machine.Ipv4), cancellationToken);
+            // The claim statement returned everything the response shows, in every phase: nothing is read back.
+            var held = claimed.Machine;
+            var machine = new AgentMachine(held.MachineRef, held.MachineId, MachineTypes.Hetzner, held.MachineId, held.Ipv4, claimed.Port, MachineStatus.InUse);
             return (ClaimOutcome.Claimed, claimed.Agent, machine);
         }
 

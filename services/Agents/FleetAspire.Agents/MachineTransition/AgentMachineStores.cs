@@ -59,7 +59,6 @@ public sealed class AgentMachineStores(TransitionModeResolver modes, LegacyAgent
 
         public Task<ConnectionDetails?> ConnectionAsync(string agentId, CancellationToken cancellationToken) => store.ConnectionAsync(agentId, cancellationToken);
 
-        public ValueTask<AgentMachine?> ClaimedAsync(ClaimedMachine claimed, CancellationToken cancellationToken) => store.ClaimedAsync(claimed, cancellationToken);
 
         public IQueryable<Agent> WhereMachineType(IQueryable<Agent> agents, string machineType) => store.WhereMachineType(agents, machineType);
     }

@@ -61,11 +61,6 @@ public sealed class LegacyAgentMachineStore(FleetDbContext db) : IAgentMachineSt
         return new ConnectionDetails(agent.MachineIpv4, port ?? CustomMachine.DefaultPort, agent.MachineSharedKey);
     }
 
-    /// <summary>The claim statement returned the legacy fields it wrote: nothing to read back.</summary>
-    public ValueTask<AgentMachine?> ClaimedAsync(ClaimedMachine claimed, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<AgentMachine?>(new AgentMachine(claimed.MachineId, claimed.ProviderId, MachineTypes.Hetzner, claimed.ProviderId,
-            claimed.Ipv4, Machine.DefaultPort, MachineStatus.InUse));
-
     public IQueryable<Agent> WhereMachineType(IQueryable<Agent> agents, string machineType) =>
         agents.Where(a => a.MachineType == machineType);
 }

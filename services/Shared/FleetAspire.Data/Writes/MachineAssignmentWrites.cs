@@ -32,12 +32,12 @@ public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence
                 ORDER BY m.created_at, m.id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED)
-            RETURNING id, legacy_id, ipv4
+            RETURNING id, legacy_id, ipv4, port
         ), claimed AS (
             UPDATE agents a SET {{relation}} = p.id, status = 'active', updated_at = @now
             FROM picked p
             WHERE a.id = @agent_id
-            RETURNING a.id, a.name, a.user_id, a.status, a.created_at, a.updated_at, p.legacy_id, p.ipv4, p.id AS ref
+            RETURNING a.id, a.name, a.user_id, a.status, a.created_at, a.updated_at, p.legacy_id, p.ipv4, p.id AS ref, p.port
         ), event AS (
             INSERT INTO outbox_messages (message_id, aggregate_id, message_type, payload, trace_parent, created_at, attempts)
             SELECT @message_id, c.id, @message_type,
@@ -46,7 +46,7 @@ public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence
                    @trace_parent, @now, 0
             FROM claimed c
         )
-        SELECT id, name, user_id, status, created_at, updated_at, legacy_id AS machine_id, ipv4 AS machine_ipv4, ref AS machine_ref FROM claimed
+        SELECT id, name, user_id, status, created_at, updated_at, legacy_id AS machine_id, ipv4 AS machine_ipv4, ref AS machine_ref, port AS machine_port FROM claimed
         """;
 
     public bool HoldsMachine(Agent agent) => agent.MachineRef is not null;
@@ -70,7 +70,7 @@ public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence
 
             var (agent, machine) = ClaimCommands.Read(reader);
             agent.MachineRef = machine.MachineRef;
-            return new ClaimedRow(agent, machine);
+            return new ClaimedRow(agent, machine, reader.GetInt32(reader.GetOrdinal("machine_port")));
         }, cancellationToken);
 
     public async Task AttachCustomAsync(Agent agent, string customMachineId, DateTimeOffset now, CancellationToken cancellationToken)
