@@ -10,7 +10,10 @@ using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.MachineTransition.Verification;
 using FleetAspire.Data.Writes;
 using FleetAspire.Migration.Apis;
+using FleetAspire.Testing;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace FleetAspire.Transition.Tests;
 
@@ -264,6 +267,34 @@ public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<
             "SELECT count(*) FROM agents WHERE id = @id AND machine_id IS NULL AND machine_ref = @m", ("id", agent.Id), ("m", claimed!.Machine.MachineRef!)));
         Assert.Equal(1, await fleet.ScalarAsync("SELECT count(*) FROM outbox_messages WHERE message_id = @m AND payload->>'machineId' = @ref",
             ("m", request.MessageId), ("ref", claimed.Machine.MachineRef!)));
+    }
+
+    [Fact]
+    public async Task A_batch_that_committed_is_never_run_again_when_the_phase_moves_right_after_it()
+    {
+        await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        var store = fleet.Control.Services.GetRequiredService<PhaseStore>();
+        await using var scope = fleet.Agents.Services.CreateAsyncScope();
+        var fence = scope.ServiceProvider.GetRequiredService<IBatchFence>();
+        var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
+        var resolver = scope.ServiceProvider.GetRequiredService<TransitionModeResolver>();
+        await db.Database.OpenConnectionAsync();
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection());
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT 1"));
+
+        // The batch has committed by the time its rows are read (the flip waits for its fence until then); the instance
+        // follows the flip before the fence looks at the phase again. A throw now would make the planner write twice.
+        var answer = await fence.RunAsync(batch, async reader =>
+        {
+            await reader.ReadAsync();
+            var current = await store.ReadAsync(CancellationToken.None);
+            await store.FlipAsync(TransitionPhase.MachineOnly, current.Epoch, "test", "flip right after a committed batch", true, [], CancellationToken.None);
+            await Eventually.TrueAsync(async () => (await resolver.CurrentAsync()).Epoch != current.Epoch, TimeSpan.FromSeconds(5),
+                "the instance did not follow the flip");
+            return reader.GetInt32(0);
+        }, CancellationToken.None);
+
+        Assert.Equal(1, answer);
     }
 }
 

@@ -41,7 +41,13 @@ public sealed class TransitionBatchFence(FleetDbContext db, TransitionWriteInter
             throw;
         }
 
-        fence.Committed(await resolver.ForLockedEpochAsync(epoch, cancellationToken), txid);
+        // Committed: nothing may throw from here on — a phase change now would have the planner run the write again
+        // (a claim committed once, then answered 409). The sampled write check is skipped if the phase moved since.
+        if (await resolver.CurrentAsync() is { } mode && mode.Epoch == epoch)
+        {
+            fence.Committed(mode, txid);
+        }
+
         return result;
     }
 }
