@@ -1,4 +1,5 @@
 using System.Globalization;
+using FleetAspire.Testing;
 using Npgsql;
 
 namespace FleetAspire.Bench;
@@ -19,6 +20,10 @@ internal static class BenchProfile
         _ => [],
     };
 
+    /// <summary>Starts counting now: what ran before (seeding, warm-up) is forgotten.</summary>
+    public static Task ResetAsync(string database) =>
+        Sql.ExecuteAsync(database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset();");
+
     /// <summary>The statements that cost the most, nested ones included (top level marked), per call and in all.</summary>
     public static async Task PrintAsync(string database)
     {
@@ -38,5 +43,4 @@ internal static class BenchProfile
                 $"{reader.GetInt64(0),6} {reader.GetDecimal(1),9} {reader.GetDecimal(2),8} {(reader.GetBoolean(3) ? "top" : "   ")}  {reader.GetString(4)}"));
         }
     }
-
 }

@@ -51,7 +51,7 @@ internal static class ClaimsBenchmark
         await ClaimThroughApiAsync(http, tokens, clients, firstAgent: 0, count: warmup);
         if (profile)
         {
-            await Sql.ExecuteAsync(database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset();");
+            await BenchProfile.ResetAsync(database);
         }
 
         var api = await ClaimThroughApiAsync(http, tokens, clients, firstAgent: warmup, count: ops);
@@ -81,87 +81,67 @@ internal static class ClaimsBenchmark
 
     private sealed record Run(int Succeeded, int Failed, TimeSpan Elapsed);
 
-    private static async Task<Run> ClaimThroughApiAsync(HttpClient http, string[] tokens, int clients, int firstAgent, int count)
+    /// <summary>
+    /// <paramref name="clients"/> concurrent workers share <paramref name="count"/> operations; each calls
+    /// <paramref name="operation"/> with its client number and the operation's index, which says whether it succeeded.
+    /// </summary>
+    private static async Task<Run> RunConcurrentlyAsync(int clients, int count, Func<int, int, Task<bool>> operation)
     {
         var next = -1;
-        var succeeded = 0;
-        var failed = 0;
+        var (succeeded, failed) = (0, 0);
         var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(async client =>
         {
-            // Client c owns agents c, c+clients, ...: every request is a claim by the agent's owner.
-            while (true)
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
             {
-                var i = Interlocked.Increment(ref next);
-                if (i >= count)
-                {
-                    return;
-                }
-
-                var agent = firstAgent + i;
-                using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/agents/{AgentId(agent)}/claim");
-                request.Headers.Authorization = new("Bearer", tokens[agent % clients]);
-                using var response = await http.SendAsync(request);
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    Interlocked.Increment(ref succeeded);
-                }
-                else
-                {
-                    Interlocked.Increment(ref failed);
-                }
+                Interlocked.Increment(ref await operation(client, i) ? ref succeeded : ref failed);
             }
         }));
         return new Run(succeeded, failed, stopwatch.Elapsed);
     }
 
+    /// <summary>Client c owns agents c, c+clients, ...: every request is a claim by the agent's owner.</summary>
+    private static Task<Run> ClaimThroughApiAsync(HttpClient http, string[] tokens, int clients, int firstAgent, int count) =>
+        RunConcurrentlyAsync(clients, count, async (_, i) =>
+        {
+            var agent = firstAgent + i;
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/agents/{AgentId(agent)}/claim");
+            request.Headers.Authorization = new("Bearer", tokens[agent % clients]);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode == HttpStatusCode.OK;
+        });
+
     /// <summary>
     /// The same claims through the agents service's application layer (<see cref="PoolClaims"/>, a DI scope per claim
     /// as a request has) without HTTP: what the claim costs below the web stack.
     /// </summary>
-    private static async Task<Run> ClaimThroughApplicationAsync(IServiceProvider services, int clients, int firstAgent, int count)
+    private static Task<Run> ClaimThroughApplicationAsync(IServiceProvider services, int clients, int firstAgent, int count)
     {
         var callers = Enumerable.Range(0, clients).Select(c => new ClaimsPrincipal(new ClaimsIdentity(
             [new Claim(FleetTokens.SubjectClaim, $"bench-{c}"), new Claim(ClaimTypes.Role, AuthNames.UserRole)], "bench"))).ToArray();
-        var next = -1;
-        var (succeeded, failed) = (0, 0);
-        var stopwatch = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        return RunConcurrentlyAsync(clients, count, async (_, i) =>
         {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                var agent = firstAgent + i;
-                await using var scope = services.CreateAsyncScope();
-                var (outcome, _, _) = await scope.ServiceProvider.GetRequiredService<PoolClaims>()
-                    .ClaimAsync(callers[agent % clients], AgentId(agent), CancellationToken.None);
-                Interlocked.Increment(ref outcome == ClaimOutcome.Claimed ? ref succeeded : ref failed);
-            }
-        }));
-        return new Run(succeeded, failed, stopwatch.Elapsed);
+            var agent = firstAgent + i;
+            await using var scope = services.CreateAsyncScope();
+            var (outcome, _, _) = await scope.ServiceProvider.GetRequiredService<PoolClaims>()
+                .ClaimAsync(callers[agent % clients], AgentId(agent), CancellationToken.None);
+            return outcome == ClaimOutcome.Claimed;
+        });
     }
 
     /// <summary>
     /// The HTTP stack's own ceiling in the same run: the same clients, connections and tokens against an endpoint that
     /// authenticates the bearer token (as every API request does) and answers 204 — no routing to a handler, no database.
     /// </summary>
-    private static async Task<Run> PingAsync(HttpClient http, string[] tokens, int clients, int count)
-    {
-        var next = -1;
-        var (succeeded, failed) = (0, 0);
-        var stopwatch = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(async client =>
+    private static Task<Run> PingAsync(HttpClient http, string[] tokens, int clients, int count) =>
+        RunConcurrentlyAsync(clients, count, async (client, _) =>
         {
-            while (Interlocked.Increment(ref next) < count)
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Get, PingEndpoint.Path);
-                request.Headers.Authorization = new("Bearer", tokens[client]);
-                using var response = await http.SendAsync(request);
-                Interlocked.Increment(ref response.StatusCode == HttpStatusCode.NoContent ? ref succeeded : ref failed);
-            }
-        }));
-        return new Run(succeeded, failed, stopwatch.Elapsed);
-    }
+            using var request = new HttpRequestMessage(HttpMethod.Get, PingEndpoint.Path);
+            request.Headers.Authorization = new("Bearer", tokens[client]);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode == HttpStatusCode.NoContent;
+        });
 
     /// <summary>Added to the agents host by the benchmark only: authenticate, answer 204.</summary>
     private sealed class PingEndpoint : IStartupFilter

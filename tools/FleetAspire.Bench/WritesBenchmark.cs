@@ -59,11 +59,6 @@ internal static class WritesBenchmark
         var caller = new ClaimsPrincipal(new ClaimsIdentity(
             [new Claim(FleetTokens.SubjectClaim, "bench-user"), new Claim(ClaimTypes.Role, AuthNames.UserRole)], "bench"));
 
-        if (profile)
-        {
-            await Sql.ExecuteAsync(database, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-        }
-
         var latencies = new Dictionary<TransitionPhase, List<double>> { [TransitionPhase.Legacy] = [], [TransitionPhase.DualWrite] = [] };
         for (var i = 1; i <= total; i++)
         {
@@ -84,7 +79,7 @@ internal static class WritesBenchmark
             }
             else if (i == warmup && profile)
             {
-                await Sql.ExecuteAsync(database, "SELECT pg_stat_statements_reset()");
+                await BenchProfile.ResetAsync(database);
             }
         }
 

@@ -83,8 +83,7 @@ public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager fea
             return mode;
         }
 
-        cache.Update(await store.ReadAsync(cancellationToken));
-        mode = await CurrentAsync();
+        mode = await RefreshAsync(cancellationToken);
         return mode.Epoch == lockedEpoch ? mode : throw new PhaseChangedException(mode.Epoch, lockedEpoch);
     }
 }
