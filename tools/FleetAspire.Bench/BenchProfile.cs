@@ -13,7 +13,7 @@ internal static class BenchProfile
 {
     public static string[] Settings(BenchOptions options) => options.Int("profile", 0) switch
     {
-        1 => ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"],
+        1 => ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all", "pg_stat_statements.track_planning=on"],
         2 => ["shared_preload_libraries=pg_stat_statements,auto_explain", "pg_stat_statements.track=all", "auto_explain.log_min_duration=0",
               "auto_explain.log_analyze=on", "auto_explain.log_nested_statements=on", "auto_explain.log_timing=on", "logging_collector=on",
               "log_directory=/tmp/pgprof-log"],
@@ -30,17 +30,17 @@ internal static class BenchProfile
         await using var connection = new NpgsqlConnection(database);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("""
-            SELECT calls, round(total_exec_time::numeric, 1), round((total_exec_time / calls)::numeric, 3), toplevel,
+            SELECT calls, round(total_exec_time::numeric, 1), round((total_exec_time / nullif(calls, 0))::numeric, 3), toplevel, plans, round(total_plan_time::numeric, 1),
                    left(regexp_replace(query, '\s+', ' ', 'g'), 140)
             FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-            ORDER BY total_exec_time DESC LIMIT 25
+            ORDER BY total_exec_time + total_plan_time DESC LIMIT 30
             """, connection);
         await using var reader = await command.ExecuteReaderAsync();
-        Console.WriteLine("calls  total_ms  mean_ms  top  statement");
+        Console.WriteLine("calls  total_ms  mean_ms  top  plans  plan_ms  statement");
         while (await reader.ReadAsync())
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{reader.GetInt64(0),6} {reader.GetDecimal(1),9} {reader.GetDecimal(2),8} {(reader.GetBoolean(3) ? "top" : "   ")}  {reader.GetString(4)}"));
+                $"{reader.GetInt64(0),6} {reader.GetDecimal(1),9} {(reader.IsDBNull(2) ? 0 : reader.GetDecimal(2)),8} {(reader.GetBoolean(3) ? "top" : "   ")} {reader.GetInt64(4),6} {reader.GetDecimal(5),8}  {reader.GetString(6)}"));
         }
     }
 }

@@ -109,7 +109,7 @@ public sealed class LegacyPoolWrites(FleetDbContext db, ICloudProvider provider,
                 .FromSql($"""
                     SELECT * FROM parked_machines p
                     WHERE p.machine_id IS NOT NULL
-                      AND (SELECT count(*) FROM agents a WHERE a.machine_id = p.machine_id AND a.machine_type = 'hetzner') = 0
+                      AND (SELECT count(*) FROM agents a WHERE a.machine_id = p.machine_id AND coalesce(a.machine_type, '') = 'hetzner') = 0
                     ORDER BY (p.status = 'launching') DESC, p.created_at DESC
                     LIMIT 1 FOR UPDATE SKIP LOCKED
                     """)

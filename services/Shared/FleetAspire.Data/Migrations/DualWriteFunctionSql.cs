@@ -1,7 +1,7 @@
 namespace FleetAspire.Data.Migrations;
 
 /// <summary>
-/// The dual-write function as <c>Expand_DirtyRowHandling</c> deploys it (and <c>Expand_DualWriteFunction</c> before it), frozen: a migration must not change
+/// The dual-write function as <c>Expand_DualWriteIndexPlans</c> deploys it (and <c>Expand_DirtyRowHandling</c>, <c>Expand_DualWriteFunction</c> before it), frozen: a migration must not change
 /// behaviour when live code changes, and must compile the day <c>MachineTransition/</c> is deleted. Generated from
 /// <c>MachineSync.Definition</c> and <c>MachineSync.Drop</c>; a test pins the deployed bodies to the live definition,
 /// so a change there needs a new migration that re-creates them.
@@ -9,7 +9,7 @@ namespace FleetAspire.Data.Migrations;
 internal static class DualWriteFunctionSql
 {
     public const string Definition = """
-CREATE OR REPLACE FUNCTION fleet_sync_own_transaction() RETURNS void LANGUAGE plpgsql AS $fleet_sync$
+CREATE OR REPLACE FUNCTION fleet_sync_own_transaction() RETURNS void LANGUAGE plpgsql SET enable_seqscan = off AS $fleet_sync$
 DECLARE
     changed text[];
     vanished boolean;
@@ -49,7 +49,7 @@ found (class, entity, entity_id, detail) AS (
             ELSE 'shared_key is empty' END
     FROM judged WHERE class IS NOT NULL
     UNION ALL SELECT 'parked-and-held', 'parked_machines', v.id, 'provider id ' || v.machine_id || ' is held by an agent'
-    FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND a.machine_type = 'hetzner') > 0),
+    FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND coalesce(a.machine_type, '') = 'hetzner') > 0),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
@@ -77,7 +77,7 @@ judged AS (
             WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id AND c.current_agent_id = s.id) = 0
                 THEN 'custom-not-assigned-back' END
         WHEN s.machine_type <> 'hetzner' THEN 'unknown-type'
-        WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1
+        WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND coalesce(o.machine_type, '') = 'hetzner') > 1
             THEN 'duplicate-provider-id'
         WHEN NOT coalesce(s.machine_ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false) THEN 'invalid-ipv4'
         WHEN coalesce(s.machine_shared_key, '') = '' THEN 'missing-shared-key'
@@ -115,7 +115,7 @@ found (class, entity, entity_id, detail) AS (
     -- Pool servers have addresses of their own; custom machines on one host with different ports do not count.
     UNION ALL SELECT 'duplicate-ipv4', 'agents', v.id, 'ipv4 ' || v.machine_ipv4 || ' is used by another pool server too'
         FROM valid v
-        WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND o.machine_type = 'hetzner') > 1),
+        WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND coalesce(o.machine_type, '') = 'hetzner') > 1),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
@@ -180,11 +180,11 @@ cleaned AS (
 SELECT count(*) INTO touched FROM src;
     END IF;
 
-    IF ('machine_snapshots' = ANY(changed) OR 'machine_health_checks' = ANY(changed))
-AND EXISTS (SELECT 1 FROM (SELECT s.machine_id FROM machine_snapshots s WHERE s.id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_snapshots')
+    IF 'machine_snapshots' = ANY(changed) OR 'machine_health_checks' = ANY(changed) THEN
+    IF EXISTS (SELECT 1 FROM (SELECT s.machine_id FROM machine_snapshots s WHERE s.id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_snapshots')
 UNION SELECT h.machine_id FROM machine_health_checks h WHERE h.id IN (SELECT entity_id::bigint FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_health_checks')) c(machine_id)
-            WHERE (SELECT count(*) FROM machines m
-                   WHERE m.id IN (fleet_machine_id('hetzner', c.machine_id), fleet_machine_id('custom', c.machine_id))) = 0) THEN
+        WHERE (SELECT count(*) FROM machines m
+               WHERE m.id IN (fleet_machine_id('hetzner', c.machine_id), fleet_machine_id('custom', c.machine_id))) = 0) THEN
 WITH src AS (SELECT * FROM parked_machines WHERE machine_id IN (SELECT s.machine_id FROM machine_snapshots s WHERE s.id IN (SELECT entity_id FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_snapshots')
 UNION SELECT h.machine_id FROM machine_health_checks h WHERE h.id IN (SELECT entity_id::bigint FROM legacy_changes WHERE txid = txid_current() AND entity = 'machine_health_checks')) FOR UPDATE),
 judged AS (
@@ -212,7 +212,7 @@ found (class, entity, entity_id, detail) AS (
             ELSE 'shared_key is empty' END
     FROM judged WHERE class IS NOT NULL
     UNION ALL SELECT 'parked-and-held', 'parked_machines', v.id, 'provider id ' || v.machine_id || ' is held by an agent'
-    FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND a.machine_type = 'hetzner') > 0),
+    FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND coalesce(a.machine_type, '') = 'hetzner') > 0),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
@@ -238,7 +238,7 @@ judged AS (
             WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id AND c.current_agent_id = s.id) = 0
                 THEN 'custom-not-assigned-back' END
         WHEN s.machine_type <> 'hetzner' THEN 'unknown-type'
-        WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1
+        WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND coalesce(o.machine_type, '') = 'hetzner') > 1
             THEN 'duplicate-provider-id'
         WHEN NOT coalesce(s.machine_ipv4 ~ '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$', false) THEN 'invalid-ipv4'
         WHEN coalesce(s.machine_shared_key, '') = '' THEN 'missing-shared-key'
@@ -276,7 +276,7 @@ found (class, entity, entity_id, detail) AS (
     -- Pool servers have addresses of their own; custom machines on one host with different ports do not count.
     UNION ALL SELECT 'duplicate-ipv4', 'agents', v.id, 'ipv4 ' || v.machine_ipv4 || ' is used by another pool server too'
         FROM valid v
-        WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND o.machine_type = 'hetzner') > 1),
+        WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND coalesce(o.machine_type, '') = 'hetzner') > 1),
 dirty AS (
     INSERT INTO migration_dirty_rows (class, entity, entity_id, detail)
     SELECT class, entity, entity_id, detail FROM found
@@ -337,6 +337,8 @@ cleaned AS (
     WHERE d.entity = 'custom_machines' AND d.quarantined AND d.entity_id IN (SELECT s.id FROM src s)
       AND NOT EXISTS (SELECT 1 FROM found f WHERE f.class = d.class AND f.entity = d.entity AND f.entity_id = d.entity_id))
 SELECT count(*) INTO touched FROM src;
+    END IF;
+
     END IF;
 
     IF 'machine_snapshots' = ANY(changed) THEN
@@ -418,7 +420,7 @@ WITH candidate AS MATERIALIZED (
     SELECT c.id FROM candidate c
     WHERE CASE c.type
             WHEN 'hetzner' THEN (SELECT count(*) FROM parked_machines p WHERE p.machine_id = c.legacy_id) = 0
-                            AND (SELECT count(*) FROM agents a WHERE a.machine_id = c.legacy_id AND a.machine_type = 'hetzner') = 0
+                            AND (SELECT count(*) FROM agents a WHERE a.machine_id = c.legacy_id AND coalesce(a.machine_type, '') = 'hetzner') = 0
             ELSE (SELECT count(*) FROM custom_machines x WHERE x.id = c.legacy_id) = 0
           END
 )

@@ -7,6 +7,11 @@ namespace FleetAspire.Data.MachineTransition.Backfill;
 /// (<c>id &gt; @cursor ORDER BY id LIMIT @batch</c>) or, in the catch-up, the ids the change log names.
 /// Every statement ends with <c>SELECT count(*), max(id)</c> of its source rows.
 /// </summary>
+/// <remarks>
+/// A probe of agents by type is written <c>coalesce(a.machine_type, '') = 'hetzner'</c>: the type stays a filter and
+/// never picks the index. Statistics go stale fast here (claims turn idle agents into pool holders faster than
+/// autoanalyze), and a plan cached while they were stale probes every pool agent per row (ADR 0019).
+/// </remarks>
 internal static class BackfillSql
 {
     /// <summary>Dotted-quad IPv4 without leading zeros: the same rule as the APIs' input validation.</summary>
@@ -62,7 +67,7 @@ internal static class BackfillSql
                     ELSE 'shared_key is empty' END
             FROM judged WHERE class IS NOT NULL
             UNION ALL SELECT '{{DirtyClasses.ParkedAndHeld}}', 'parked_machines', v.id, 'provider id ' || v.machine_id || ' is held by an agent'
-            FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND a.machine_type = 'hetzner') > 0),
+            FROM valid v WHERE (SELECT count(*) FROM agents a WHERE a.machine_id = v.machine_id AND coalesce(a.machine_type, '') = 'hetzner') > 0),
         {{DirtyReport("parked_machines", "s.id")}}
         SELECT count(*), max(id) FROM src
         """;
@@ -88,7 +93,7 @@ internal static class BackfillSql
                     WHEN (SELECT count(*) FROM custom_machines c WHERE c.id = s.machine_id AND c.current_agent_id = s.id) = 0
                         THEN '{{DirtyClasses.CustomNotAssignedBack}}' END
                 WHEN s.machine_type <> 'hetzner' THEN '{{DirtyClasses.UnknownType}}'
-                WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND o.machine_type = 'hetzner') > 1
+                WHEN (SELECT count(*) FROM agents o WHERE o.machine_id = s.machine_id AND coalesce(o.machine_type, '') = 'hetzner') > 1
                     THEN '{{DirtyClasses.DuplicateProviderId}}'
                 WHEN NOT coalesce(s.machine_ipv4 ~ '{{Ipv4Pattern}}', false) THEN '{{DirtyClasses.InvalidIpv4}}'
                 WHEN coalesce(s.machine_shared_key, '') = '' THEN '{{DirtyClasses.MissingSharedKey}}'
@@ -126,7 +131,7 @@ internal static class BackfillSql
             -- Pool servers have addresses of their own; custom machines on one host with different ports do not count.
             UNION ALL SELECT '{{DirtyClasses.DuplicateIpv4}}', 'agents', v.id, 'ipv4 ' || v.machine_ipv4 || ' is used by another pool server too'
                 FROM valid v
-                WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND o.machine_type = 'hetzner') > 1),
+                WHERE (SELECT count(*) FROM agents o WHERE o.machine_ipv4 = v.machine_ipv4 AND coalesce(o.machine_type, '') = 'hetzner') > 1),
         {{DirtyReport("agents", "s.id")}}
         SELECT count(*), max(id) FROM src
         """;
@@ -230,7 +235,7 @@ internal static class BackfillSql
             SELECT c.id FROM candidate c
             WHERE CASE c.type
                     WHEN 'hetzner' THEN (SELECT count(*) FROM parked_machines p WHERE p.machine_id = c.legacy_id) = 0
-                                    AND (SELECT count(*) FROM agents a WHERE a.machine_id = c.legacy_id AND a.machine_type = 'hetzner') = 0
+                                    AND (SELECT count(*) FROM agents a WHERE a.machine_id = c.legacy_id AND coalesce(a.machine_type, '') = 'hetzner') = 0
                     ELSE (SELECT count(*) FROM custom_machines x WHERE x.id = c.legacy_id) = 0
                   END
         )

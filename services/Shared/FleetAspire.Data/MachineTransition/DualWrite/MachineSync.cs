@@ -55,15 +55,20 @@ public static class MachineSync
     /// Children whose machine has no Machine row yet: its legacy source (pool row, holding agent, custom machine) is
     /// copied first, so the child links instead of being reported orphaned.
     /// </summary>
-    private static readonly string MissingParents = Guarded($"""
-            ('machine_snapshots' = ANY(changed) OR 'machine_health_checks' = ANY(changed))
-            AND EXISTS (SELECT 1 FROM ({ChildMachineIds}) c(machine_id)
-                        WHERE (SELECT count(*) FROM machines m
-                               WHERE m.id IN (fleet_machine_id('hetzner', c.machine_id), fleet_machine_id('custom', c.machine_id))) = 0)
+    /// <remarks>
+    /// Two guards, not one condition: a condition that reads <c>changed</c> is planned again on every call (the
+    /// variable is a parameter, and a plan specialised to it always looks cheaper), so the query runs only for
+    /// transactions that wrote a child.
+    /// </remarks>
+    private static readonly string MissingParents = Guarded("'machine_snapshots' = ANY(changed) OR 'machine_health_checks' = ANY(changed)",
+        Guarded($"""
+            EXISTS (SELECT 1 FROM ({ChildMachineIds}) c(machine_id)
+                    WHERE (SELECT count(*) FROM machines m
+                           WHERE m.id IN (fleet_machine_id('hetzner', c.machine_id), fleet_machine_id('custom', c.machine_id))) = 0)
             """,
-        Statement(BackfillSql.ParkedMachines, $"machine_id IN ({ChildMachineIds})"),
-        Statement(BackfillSql.PoolAgents, $"machine_id IN ({ChildMachineIds})"),
-        Statement(BackfillSql.CustomMachines, $"id IN ({ChildMachineIds})"));
+            Statement(BackfillSql.ParkedMachines, $"machine_id IN ({ChildMachineIds})"),
+            Statement(BackfillSql.PoolAgents, $"machine_id IN ({ChildMachineIds})"),
+            Statement(BackfillSql.CustomMachines, $"id IN ({ChildMachineIds})")));
 
     /// <summary>The sync function's body (what <c>pg_proc.prosrc</c> holds once created).</summary>
     public static readonly string FunctionBody = $$"""
@@ -105,8 +110,14 @@ public static class MachineSync
         """;
 
     /// <summary>The DDL the migration runs.</summary>
+    /// <remarks>
+    /// <c>enable_seqscan = off</c>: each statement is planned once per connection, at its first dual-write, and the
+    /// plan is kept for the connection's life. Planned while <c>machines</c> or <c>custom_machines</c> is small or not
+    /// yet analyzed, a statement scans the whole table on every later write (measured: the vanished-machine check
+    /// 0.30 → 0.05 ms per release at 6,000 machines, and growing with the fleet). Every lookup here has its index.
+    /// </remarks>
     public static readonly string Definition = $"""
-        CREATE OR REPLACE FUNCTION {FunctionName}() RETURNS void LANGUAGE plpgsql AS $fleet_sync${FunctionBody}$fleet_sync$;
+        CREATE OR REPLACE FUNCTION {FunctionName}() RETURNS void LANGUAGE plpgsql SET enable_seqscan = off AS $fleet_sync${FunctionBody}$fleet_sync$;
         CREATE OR REPLACE FUNCTION {TriggerFunctionName}() RETURNS trigger LANGUAGE plpgsql AS $fleet_sync${TriggerFunctionBody}$fleet_sync$;
         DROP TRIGGER IF EXISTS dual_write_at_commit ON legacy_changes;
         CREATE CONSTRAINT TRIGGER dual_write_at_commit AFTER INSERT ON legacy_changes
