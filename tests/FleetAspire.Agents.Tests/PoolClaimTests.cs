@@ -12,7 +12,7 @@ public sealed class PoolClaimTests(FleetAppFixture app) : IClassFixture<FleetApp
     {
         await app.ClearPoolAsync();
         await app.ProvisionPoolAsync(1);
-        var parked = await app.ScalarAsync("SELECT count(*) FROM parked_machines WHERE status = 'ready'");
+        var ready = (await app.PoolAsync()).Ready;
         var agent = await app.CreateAgentAsync("claimer");
         using var client = app.AgentsAs(TestTokens.User("claimer"));
 
@@ -24,38 +24,7 @@ public sealed class PoolClaimTests(FleetAppFixture app) : IClassFixture<FleetApp
         Assert.Equal("active", claimed.Status);
         Assert.NotNull(claimed.MachineIpv4);
         Assert.Contains(claimed.MachineId!, app.Cloud.LiveServerIds);
-        Assert.Equal(parked - 1, await app.ScalarAsync("SELECT count(*) FROM parked_machines"));
-        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM parked_machines WHERE machine_id = @m", ("m", claimed.MachineId!)));
-    }
-
-    [Fact]
-    public async Task A_pool_row_the_Machine_model_could_not_hold_is_never_handed_out()
-    {
-        await app.ClearPoolAsync();
-        // Ready on paper, dirty in fact: a bad address, no key, a server an agent already holds.
-        await app.ExecuteAsync("""
-            INSERT INTO agents (id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_shared_key, machine_type)
-            VALUES ('agt_holds_pooled', 'h', 'someone', 'active', now(), now(), '61000003', '10.61.0.3', 'k-held', 'hetzner');
-            INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at) VALUES
-              ('pm_dirty_ip', '61000001', 'd1', '10.61.0.999', 'ready', 'k1', now() - interval '3 days', now()),
-              ('pm_dirty_key', '61000002', 'd2', '10.61.0.2', 'ready', '', now() - interval '2 days', now()),
-              ('pm_dirty_held', '61000003', 'd3', '10.61.0.3', 'ready', 'k3', now() - interval '1 day', now());
-            """);
-        var agent = await app.CreateAgentAsync("picky");
-        using var client = app.AgentsAs(TestTokens.User("picky"));
-
-        var empty = await client.PostAsync($"/api/agents/{agent.Id}/claim", null);
-        await app.ExecuteAsync("""
-            INSERT INTO parked_machines (id, machine_id, machine_name, ipv4, status, shared_key, created_at, updated_at)
-            VALUES ('pm_clean_newest', '61000004', 'c4', '10.61.0.4', 'ready', 'k4', now(), now())
-            """);
-        var claimed = await client.PostAsync($"/api/agents/{agent.Id}/claim", null);
-
-        Assert.Equal(HttpStatusCode.Conflict, empty.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, claimed.StatusCode);
-        Assert.Equal("61000004", (await claimed.Content.ReadFromJsonAsync<AgentResponse>())!.MachineId);
-        Assert.Equal(3, await app.ScalarAsync("SELECT count(*) FROM parked_machines WHERE id LIKE 'pm_dirty_%'"));
-        await app.ExecuteAsync("DELETE FROM parked_machines WHERE id LIKE 'pm_dirty_%'; DELETE FROM agents WHERE id = 'agt_holds_pooled'");
+        Assert.Equal(ready - 1, (await app.PoolAsync()).Ready);
     }
 
     [Fact]
@@ -71,8 +40,7 @@ public sealed class PoolClaimTests(FleetAppFixture app) : IClassFixture<FleetApp
         Assert.NotNull(info);
         Assert.Equal(8911, info.Port);
         Assert.True(info.SharedKey.Length >= 32);
-        var stored = await app.ScalarAsync("SELECT count(*) FROM agents WHERE id = @id AND machine_shared_key = @k", ("id", agent.Id), ("k", info.SharedKey));
-        Assert.Equal(1, stored);
+        Assert.Equal(info.SharedKey, (await owner.GetFromJsonAsync<ConnectionInfoResponse>($"/api/agents/{agent.Id}/connection"))!.SharedKey);
         var getBody = await owner.GetStringAsync($"/api/agents/{agent.Id}");
         var listBody = await owner.GetStringAsync("/api/agents");
         using var ops = app.AgentsAs(TestTokens.Operator());
@@ -126,7 +94,7 @@ public sealed class PoolClaimTests(FleetAppFixture app) : IClassFixture<FleetApp
         var second = await client.PostAsync($"/api/agents/{agent.Id}/claim", null);
 
         Assert.Equal(HttpStatusCode.Conflict, second.StatusCode);
-        Assert.Equal(1, await app.ScalarAsync("SELECT count(*) FROM parked_machines"));
+        Assert.Equal(1, (await app.PoolAsync()).Ready);
     }
 
     [Fact]
@@ -145,7 +113,7 @@ public sealed class PoolClaimTests(FleetAppFixture app) : IClassFixture<FleetApp
         Assert.Null(released.MachineIpv4);
         Assert.Null(released.MachineType);
         Assert.Equal("idle", released.Status);
-        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM agents WHERE id = @id AND machine_shared_key IS NOT NULL", ("id", agent.Id)));
+        Assert.Equal(HttpStatusCode.Conflict, (await client.GetAsync($"/api/agents/{agent.Id}/connection")).StatusCode);
         await Eventually.TrueAsync(() => Task.FromResult(!app.Cloud.LiveServerIds.Contains(claimed.MachineId!)),
             TimeSpan.FromSeconds(20), "the pool did not destroy the released server");
         Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsync($"/api/agents/{agent.Id}/release", null)).StatusCode);
@@ -156,7 +124,7 @@ public sealed class PoolClaimTests(FleetAppFixture app) : IClassFixture<FleetApp
     {
         await app.ClearPoolAsync();
         await app.ProvisionPoolAsync(10);
-        Assert.Equal(10, await app.ScalarAsync("SELECT count(*) FROM parked_machines WHERE status = 'ready'"));
+        Assert.Equal(10, (await app.PoolAsync()).Ready);
         var agents = new List<AgentResponse>();
         for (var i = 0; i < 32; i++)
         {
@@ -178,9 +146,16 @@ public sealed class PoolClaimTests(FleetAppFixture app) : IClassFixture<FleetApp
         Assert.Equal(10, winners.Count);
         Assert.Equal(22, results.Count(r => r.StatusCode == HttpStatusCode.Conflict));
         Assert.Equal(10, winners.Select(w => w.MachineId).Distinct().Count());
-        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM parked_machines"));
-        Assert.Equal(10, await app.ScalarAsync("SELECT count(DISTINCT machine_id) FROM agents WHERE user_id LIKE 'racer-%' AND machine_id IS NOT NULL"));
-        Assert.Equal(10, await app.ScalarAsync("SELECT count(*) FROM agents WHERE user_id LIKE 'racer-%' AND machine_id IS NOT NULL"));
+        Assert.Equal(0, (await app.PoolAsync()).Ready);
+        using var ops = app.AgentsAs(TestTokens.Operator());
+        var holders = new List<AgentResponse>();
+        foreach (var agent in agents)
+        {
+            holders.Add((await ops.GetFromJsonAsync<AgentResponse>($"/api/agents/{agent.Id}"))!);
+        }
+
+        Assert.Equal(10, holders.Count(a => a.MachineId is not null));
+        Assert.Equal(10, holders.Where(a => a.MachineId is not null).Select(a => a.MachineId).Distinct().Count());
     }
 
     [Fact]
@@ -201,6 +176,6 @@ public sealed class PoolClaimTests(FleetAppFixture app) : IClassFixture<FleetApp
 
         Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(7, statuses.Count(s => s == HttpStatusCode.Conflict));
-        Assert.Equal(7, await app.ScalarAsync("SELECT count(*) FROM parked_machines"));
+        Assert.Equal(7, (await app.PoolAsync()).Ready);
     }
 }

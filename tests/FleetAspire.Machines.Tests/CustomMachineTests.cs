@@ -44,13 +44,11 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
     {
         await app.RegisterMachineAsync("dup-a", "198.51.100.20", 8911);
         using var same = app.MachinesAs(TestTokens.User("dup-a"));
-        var before = await app.ScalarAsync("SELECT count(*) FROM custom_machines");
-
         var duplicate = await same.PostAsJsonAsync("/api/machines/custom", new RegisterCustomMachineRequest("198.51.100.20", 8911, "another-key-0123456789", null, null, null, null));
         var other = await app.RegisterMachineAsync("dup-b", "198.51.100.20", 8911);
 
         Assert.Equal(HttpStatusCode.Conflict, duplicate.StatusCode);
-        Assert.Equal(before + 1, await app.ScalarAsync("SELECT count(*) FROM custom_machines"));
+        Assert.Single((await same.GetFromJsonAsync<CustomMachinePage>("/api/machines/custom"))!.Items);
         Assert.Equal("dup-b", other.Machine.UserId);
     }
 
@@ -60,7 +58,8 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
         var (machine, _) = await app.RegisterMachineAsync("owner-m");
         var intruderAgent = await app.CreateAgentAsync("intruder-m");
         using var intruder = app.MachinesAs(TestTokens.User("intruder-m"));
-        var before = await app.StringAsync("SELECT custom_machines::text FROM custom_machines WHERE id = @id", ("id", machine.Id));
+        using var owner = app.MachinesAs(TestTokens.User("owner-m"));
+        var before = await owner.GetStringAsync($"/api/machines/custom/{machine.Id}");
 
         Assert.Equal(HttpStatusCode.NotFound, (await intruder.GetAsync($"/api/machines/custom/{machine.Id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await intruder.PatchAsJsonAsync($"/api/machines/custom/{machine.Id}", new UpdateCustomMachineRequest("10.0.0.1", null, null, null, null, null, null))).StatusCode);
@@ -68,7 +67,7 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
         Assert.Equal(HttpStatusCode.NotFound, (await intruder.PostAsync($"/api/machines/custom/{machine.Id}/release", null)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await intruder.DeleteAsync($"/api/machines/custom/{machine.Id}")).StatusCode);
         Assert.DoesNotContain((await intruder.GetFromJsonAsync<CustomMachinePage>("/api/machines/custom"))!.Items, m => m.Id == machine.Id);
-        Assert.Equal(before, await app.StringAsync("SELECT custom_machines::text FROM custom_machines WHERE id = @id", ("id", machine.Id)));
+        Assert.Equal(before, await owner.GetStringAsync($"/api/machines/custom/{machine.Id}"));
     }
 
     [Fact]
@@ -107,8 +106,9 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
         Assert.Equal(HttpStatusCode.NotFound, toForeign.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, machineBusy.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, agentBusy.StatusCode);
-        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM agents WHERE id IN (@a, @b) AND machine_id IS NOT NULL", ("a", foreign.Id), ("b", other.Id)));
-        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM custom_machines WHERE id = @id AND current_agent_id IS NOT NULL", ("id", second.Id)));
+        Assert.Null((await app.AgentAsync(foreign.Id)).MachineId);
+        Assert.Null((await app.AgentAsync(other.Id)).MachineId);
+        Assert.Null((await client.GetFromJsonAsync<CustomMachineResponse>($"/api/machines/custom/{second.Id}"))!.CurrentAgentId);
     }
 
     [Fact]
@@ -133,7 +133,13 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
 
         Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(7, statuses.Count(s => s == HttpStatusCode.Conflict));
-        Assert.Equal(1, await app.ScalarAsync("SELECT count(*) FROM agents WHERE machine_id = @m", ("m", machine.Id)));
+        var holders = new List<AgentResponse>();
+        foreach (var agent in agents)
+        {
+            holders.Add(await app.AgentAsync(agent.Id));
+        }
+
+        Assert.Single(holders, a => a.MachineId == machine.Id);
     }
 
     [Fact]
@@ -147,8 +153,9 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
         var response = await client.PatchAsJsonAsync($"/api/machines/custom/{machine.Id}", new UpdateCustomMachineRequest("203.0.113.51", 2201, "rotated-key-0123456789", null, "arm64", null, null));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(1, await app.ScalarAsync(
-            "SELECT count(*) FROM agents WHERE id = @a AND machine_ipv4 = '203.0.113.51' AND machine_shared_key = 'rotated-key-0123456789'", ("a", agent.Id)));
+        Assert.Equal("203.0.113.51", (await app.AgentAsync(agent.Id)).MachineIpv4);
+        using var agents = app.AgentsAs(TestTokens.User("updater"));
+        Assert.Equal("rotated-key-0123456789", (await agents.GetFromJsonAsync<ConnectionInfoResponse>($"/api/agents/{agent.Id}/connection"))!.SharedKey);
         var updated = (await response.Content.ReadFromJsonAsync<CustomMachineResponse>())!;
         Assert.Equal((2201, "arm64"), (updated.Port, updated.Arch));
         Assert.NotEqual(machine.SharedKeyFingerprint, updated.SharedKeyFingerprint);
@@ -165,14 +172,14 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
 
         Assert.Equal(HttpStatusCode.Conflict, (await machines.DeleteAsync($"/api/machines/custom/{machine.Id}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await machines.PostAsync($"/api/machines/custom/{machine.Id}/release", null)).StatusCode);
-        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM agents WHERE id = @a AND machine_id IS NOT NULL", ("a", agent.Id)));
+        Assert.Null((await app.AgentAsync(agent.Id)).MachineId);
         Assert.Equal(HttpStatusCode.Conflict, (await machines.PostAsync($"/api/machines/custom/{machine.Id}/release", null)).StatusCode);
 
         (await machines.PostAsJsonAsync($"/api/machines/custom/{machine.Id}/assign", new AssignCustomMachineRequest(agent.Id))).EnsureSuccessStatusCode();
         Assert.Equal(HttpStatusCode.OK, (await agents.PostAsync($"/api/agents/{agent.Id}/release", null)).StatusCode);
-        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM custom_machines WHERE id = @m AND current_agent_id IS NOT NULL", ("m", machine.Id)));
+        Assert.Null((await machines.GetFromJsonAsync<CustomMachineResponse>($"/api/machines/custom/{machine.Id}"))!.CurrentAgentId);
         Assert.Equal(HttpStatusCode.NoContent, (await machines.DeleteAsync($"/api/machines/custom/{machine.Id}")).StatusCode);
-        Assert.Equal(0, await app.ScalarAsync("SELECT count(*) FROM custom_machines WHERE id = @m", ("m", machine.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, (await machines.GetAsync($"/api/machines/custom/{machine.Id}")).StatusCode);
     }
 
     public static TheoryData<string, string, string?, HttpStatusCode, string?> BadInput => new()
@@ -207,7 +214,7 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
     public async Task Bad_input_gets_problem_details_and_changes_nothing(string method, string path, string? body, HttpStatusCode expected, string? field)
     {
         using var client = app.MachinesAs(TestTokens.User("fuzzy"));
-        var before = await app.ScalarAsync("SELECT count(*) FROM custom_machines") + await app.ScalarAsync("SELECT count(*) FROM machine_health_checks");
+        var before = await app.RowCountsAsync("custom_machines", "machines", "machine_health_checks");
         using var request = new HttpRequestMessage(new HttpMethod(method), path)
         {
             Content = body is null ? null : new StringContent(body, Encoding.UTF8, "application/json"),
@@ -223,6 +230,6 @@ public sealed class CustomMachineTests(FleetAppFixture app) : IClassFixture<Flee
             Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty(field, out _), $"no error for '{field}'");
         }
 
-        Assert.Equal(before, await app.ScalarAsync("SELECT count(*) FROM custom_machines") + await app.ScalarAsync("SELECT count(*) FROM machine_health_checks"));
+        Assert.Equal(before, await app.RowCountsAsync("custom_machines", "machines", "machine_health_checks"));
     }
 }

@@ -143,13 +143,20 @@ public sealed class HealthCheckTests(HealthFixture app) : IClassFixture<HealthFi
             TimeSpan.FromSeconds(20), "silence did not make the agent unhealthy");
     }
 
+    /// <summary>
+    /// The Machine row a health check written by hand belongs to: none while the fleet is in Legacy (the column is
+    /// still optional), the machine's own row once the model is Machine (required there).
+    /// </summary>
+    private static string MachineRef(string machineId) =>
+        $"(SELECT m.id FROM machines m WHERE m.id = '{machineId}' OR m.legacy_id = '{machineId}')";
+
     [Fact]
     public async Task Old_health_checks_are_pruned_in_batches_and_recent_ones_kept()
     {
         var (agent, machineId, key) = await AssignedCustomMachineAsync("pruned");
         await app.ExecuteAsync($"""
-            INSERT INTO machine_health_checks (agent_id, machine_id, outcome, checked_at)
-            SELECT '{agent.Id}', '{machineId}', 'healthy', now() - interval '30 days' - i * interval '1 minute'
+            INSERT INTO machine_health_checks (agent_id, machine_id, machine_ref, outcome, checked_at)
+            SELECT '{agent.Id}', '{machineId}', {MachineRef(machineId)}, 'healthy', now() - interval '30 days' - i * interval '1 minute'
             FROM generate_series(1, 50) i
             """);
         await app.HeartbeatAsync(machineId, key, "healthy");
@@ -167,8 +174,8 @@ public sealed class HealthCheckTests(HealthFixture app) : IClassFixture<HealthFi
         var (agent, machineId, _) = await AssignedCustomMachineAsync("twice");
         // Three failures written directly: no event yet, so the status still says active.
         await app.ExecuteAsync($"""
-            INSERT INTO machine_health_checks (agent_id, machine_id, outcome, checked_at)
-            SELECT '{agent.Id}', '{machineId}', 'unhealthy', now() - i * interval '1 second' FROM generate_series(1, 3) i
+            INSERT INTO machine_health_checks (agent_id, machine_id, machine_ref, outcome, checked_at)
+            SELECT '{agent.Id}', '{machineId}', {MachineRef(machineId)}, 'unhealthy', now() - i * interval '1 second' FROM generate_series(1, 3) i
             """);
         var consumed = ConsumedMessages.AttachTo(app.Agents.Services);
         var bus = app.Agents.Services.GetRequiredService<IBus>();

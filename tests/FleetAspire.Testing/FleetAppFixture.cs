@@ -62,8 +62,16 @@ public class FleetAppFixture : IAsyncLifetime
         _ = Snapshots.Server;
     }
 
-    /// <summary>Runs on the fresh database before any service starts; nothing by default.</summary>
+    /// <summary>
+    /// Runs on the fresh database before any service starts. With the transition compiled in, nothing: the services
+    /// start in <c>Legacy</c> as today's fleet does. In the steady build (no transition) the database is contracted,
+    /// as that code will only ever meet it.
+    /// </summary>
+#if MACHINE_TRANSITION
     protected virtual Task PrepareDatabaseAsync(string database) => Task.CompletedTask;
+#else
+    protected virtual Task PrepareDatabaseAsync(string database) => ContractedDatabase.ContractAsync(database);
+#endif
 
     public virtual async Task DisposeAsync()
     {
@@ -152,8 +160,45 @@ public class FleetAppFixture : IAsyncLifetime
         Eventually.TrueAsync(async () => await ScalarAsync("SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL") == 0,
             TimeSpan.FromSeconds(20), "the outbox did not drain");
 
-    /// <summary>Empties the pool without the provider, for tests that need an exact pool.</summary>
-    public Task ClearPoolAsync() => ExecuteAsync("DELETE FROM parked_machines; UPDATE pool_settings SET target_size = 0");
+    /// <summary>
+    /// Empties the pool without the provider, for tests that need an exact pool: the free pool servers of whichever
+    /// model holds them (legacy pool rows while the transition runs, Machine rows in the steady build).
+    /// </summary>
+    public Task ClearPoolAsync() => ExecuteAsync("""
+        DO $$ BEGIN IF to_regclass('parked_machines') IS NOT NULL THEN DELETE FROM parked_machines; END IF; END $$;
+        DELETE FROM machines WHERE type = 'hetzner' AND status IN ('launching', 'ready');
+        UPDATE pool_settings SET target_size = 0;
+        """);
+
+    /// <summary>An agent as an operator sees it (<c>GET /api/agents/{id}</c>).</summary>
+    public async Task<AgentResponse> AgentAsync(string id)
+    {
+        using var ops = AgentsAs(TestTokens.Operator());
+        return (await ops.GetFromJsonAsync<AgentResponse>($"/api/agents/{id}"))!;
+    }
+
+    /// <summary>The pool as operators see it (<c>GET /api/pool</c>).</summary>
+    public async Task<PoolStatusResponse> PoolAsync()
+    {
+        using var ops = Pool.ClientFor(TestTokens.Operator());
+        return (await ops.GetFromJsonAsync<PoolStatusResponse>("/api/pool"))!;
+    }
+
+    /// <summary>
+    /// Row counts of the named tables that exist here (legacy tables while the transition runs, Machine's in the
+    /// steady build), as one text: a request that "changes nothing" leaves it equal in either build.
+    /// </summary>
+    public async Task<string> RowCountsAsync(params string[] tables)
+    {
+        var present = await StringAsync("SELECT string_agg(t, ',' ORDER BY t) FROM unnest(@t::text[]) t WHERE to_regclass(t) IS NOT NULL", ("t", tables));
+        var counts = new StringBuilder();
+        foreach (var table in present!.Split(','))
+        {
+            counts.Append(table).Append('=').Append(await ScalarAsync($"SELECT count(*) FROM {table}")).Append(' ');
+        }
+
+        return counts.ToString();
+    }
 
     public async Task<long> ScalarAsync(string sql, params (string Name, object Value)[] parameters)
     {
