@@ -90,7 +90,11 @@ test_cmd() {
   if [ "$which" = all ] || [ "$which" = fast ]; then run_tier fast 600 "${FAST_TIER[@]}" || status=1; fi
   if [ "$which" = all ] || [ "$which" = fast ] || [ "$which" = steady ]; then
     log "building the steady state (MachineTransition/ excluded)"
-    if dotnet build "${STEADY_TIER[@]}" -c Release -nologo -v quiet "${STEADY_PROPS[@]}"; then
+    local built=0
+    for project in "${STEADY_TIER[@]}"; do
+      dotnet build "$project" -c Release -nologo -v quiet "${STEADY_PROPS[@]}" || built=1
+    done
+    if [ "$built" -eq 0 ]; then
       TIER_PROPS=("${STEADY_PROPS[@]}"); run_tier steady 300 "${STEADY_TIER[@]}" || status=1; TIER_PROPS=()
     else
       status=1; mkdir -p "$RESULTS/steady"; echo '<Counters total="1" executed="1" passed="0" failed="1" />' > "$RESULTS/steady/build.trx"
