@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 FAST_TIER=(tests/FleetAspire.Agents.Tests tests/FleetAspire.Machines.Tests tests/FleetAspire.Snapshots.Tests tests/FleetAspire.Pool.Tests tests/FleetAspire.Transition.Tests tests/FleetAspire.SteadyState.Tests tests/FleetAspire.AppHost.Tests)
 # The steady state once more, built with every MachineTransition/ folder left out: the code as it will be when the
 # transition is deleted (docs/removing-the-transition.md).
-STEADY_TIER=(tests/FleetAspire.SteadyState.Tests tests/FleetAspire.Agents.Tests tests/FleetAspire.Machines.Tests)
+STEADY_TIER=(tests/FleetAspire.SteadyState.Tests tests/FleetAspire.Agents.Tests tests/FleetAspire.Machines.Tests tests/FleetAspire.Pool.Tests tests/FleetAspire.Snapshots.Tests)
 STEADY_PROPS=(-p:ExcludeMachineTransition=true)
 LIFECYCLE_TIER=(tests/FleetAspire.Lifecycle.Tests)
 RESULTS=TestResults

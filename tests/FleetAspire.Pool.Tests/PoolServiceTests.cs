@@ -55,7 +55,7 @@ public sealed class PoolServiceTests : IAsyncLifetime
         await ReconcileAsync(ops);
 
         Assert.True(passes.Count(p => p.Ran) >= 1);
-        Assert.Equal(6, await CountAsync("SELECT count(*) FROM parked_machines"));
+        Assert.Equal(6, (await ops.GetFromJsonAsync<PoolStatusResponse>("/api/pool"))!.Ready);
     }
 
     [Fact]
@@ -70,14 +70,9 @@ public sealed class PoolServiceTests : IAsyncLifetime
         using var page = JsonDocument.Parse(body);
         Assert.Equal(2, page.RootElement.GetProperty("items").GetArrayLength());
         Assert.DoesNotContain("sharedKey", body, StringComparison.OrdinalIgnoreCase);
-        await using var connection = new NpgsqlConnection(_database);
-        await connection.OpenAsync();
-        await using var keys = new NpgsqlCommand("SELECT shared_key FROM parked_machines", connection);
-        await using var reader = await keys.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            Assert.DoesNotContain(reader.GetString(0), body, StringComparison.Ordinal);
-        }
+        var keys = await PoolRows.SharedKeysAsync(_database);
+        Assert.Equal(2, keys.Count);
+        Assert.All(keys, key => Assert.DoesNotContain(key, body, StringComparison.Ordinal));
     }
 
     [Theory]
@@ -138,15 +133,7 @@ public sealed class PoolServiceTests : IAsyncLifetime
         Assert.Equal(2, creates.Count);
         Assert.All(creates, r => Assert.Equal($"Bearer {HetznerReplayServer.Token}", r.Authorization));
         // Each server receives its own key in cloud-init user data, and it is the key stored for the claim.
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var keys = new NpgsqlCommand("SELECT shared_key FROM parked_machines", connection);
-        await using var reader = await keys.ExecuteReaderAsync();
-        var stored = new List<string>();
-        while (await reader.ReadAsync())
-        {
-            stored.Add(reader.GetString(0));
-        }
+        var stored = await PoolRows.SharedKeysAsync(database);
 
         Assert.Equal(2, stored.Distinct().Count());
         Assert.All(stored, key => Assert.Single(creates, r => r.Json.GetProperty("user_data").GetString()!.Contains(key, StringComparison.Ordinal)));
@@ -212,7 +199,7 @@ internal sealed class WatchedCloud(Cloud.SimulatedCloudProvider inner, string da
         await using var connection = new NpgsqlConnection(database);
         await connection.OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        await using var probe = new NpgsqlCommand("SELECT id FROM parked_machines WHERE machine_id = @id FOR UPDATE NOWAIT", connection, tx);
+        await using var probe = new NpgsqlCommand(await PoolRows.LockWithoutWaitingSqlAsync(database), connection, tx);
         probe.Parameters.AddWithValue("id", serverId);
         var locked = false;
         try
@@ -255,6 +242,6 @@ public sealed class PoolRetirementTests
         Assert.Equal(2, shrunk.Retired);
         Assert.Equal(2, watched!.Deletes.Count);
         Assert.All(watched.Deletes, d => Assert.False(d.RowLocked, $"server {d.Server}: its pool row was locked during the provider's delete"));
-        Assert.Equal(1, await Sql.ScalarAsync(database, "SELECT count(*) FROM parked_machines"));
+        Assert.Equal(1, (await ops.GetFromJsonAsync<PoolStatusResponse>("/api/pool"))!.Ready);
     }
 }

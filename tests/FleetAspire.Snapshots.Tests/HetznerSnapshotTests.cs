@@ -38,15 +38,7 @@ public sealed class HetznerSnapshotTests : IAsyncLifetime
             .Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
         var serverId = created.GetProperty("server").GetProperty("id").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var agentId = $"agt_{Guid.NewGuid():N}";
-        await using var connection = new Npgsql.NpgsqlConnection(_database);
-        await connection.OpenAsync();
-        await using var insert = new Npgsql.NpgsqlCommand(
-            "INSERT INTO agents (id, name, user_id, status, created_at, updated_at, machine_id, machine_ipv4, machine_shared_key, machine_type) " +
-            "VALUES (@id, 'a', @user, 'active', now(), now(), @server, '198.51.100.1', 'k-0123456789abcdef', 'hetzner')", connection);
-        insert.Parameters.AddWithValue("id", agentId);
-        insert.Parameters.AddWithValue("user", user);
-        insert.Parameters.AddWithValue("server", serverId);
-        await insert.ExecuteNonQueryAsync();
+        await PoolRows.AgentHoldingServerAsync(_database, agentId, user, serverId);
         return (agentId, serverId);
     }
 

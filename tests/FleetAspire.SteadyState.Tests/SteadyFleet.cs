@@ -3,7 +3,7 @@ using FleetAspire.Testing;
 namespace FleetAspire.SteadyState.Tests;
 
 /// <summary>
-/// The four services on a contracted database. In the steady build every fixture is (<see cref="FleetAppFixture"/>);
+/// The four services on a contracted database. In the steady build every test database is one (TestPostgres);
 /// in the normal build this one is, so these tests also run the transition's code in its last phase.
 /// </summary>
 public sealed class SteadyFleet : FleetAppFixture

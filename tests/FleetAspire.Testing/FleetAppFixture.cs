@@ -63,15 +63,10 @@ public class FleetAppFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Runs on the fresh database before any service starts. With the transition compiled in, nothing: the services
-    /// start in <c>Legacy</c> as today's fleet does. In the steady build (no transition) the database is contracted,
-    /// as that code will only ever meet it.
+    /// Runs on the fresh database before any service starts; nothing by default. With the transition compiled in the
+    /// database is today's (the fleet in <c>Legacy</c>); in the steady build it is already contracted (TestPostgres).
     /// </summary>
-#if MACHINE_TRANSITION
     protected virtual Task PrepareDatabaseAsync(string database) => Task.CompletedTask;
-#else
-    protected virtual Task PrepareDatabaseAsync(string database) => ContractedDatabase.ContractAsync(database);
-#endif
 
     public virtual async Task DisposeAsync()
     {
