@@ -18,6 +18,16 @@ public sealed class SteadyStateTests(SteadyFleet fleet) : IClassFixture<SteadyFl
         await ContractedSchema.AssertAsync(fleet.Database);
     }
 
+#if !MACHINE_TRANSITION
+    [Fact]
+    public async Task The_steady_build_runs_on_a_database_made_by_the_steady_migrations_alone()
+    {
+        Assert.Equal("Steady_Baseline", await fleet.StringAsync(
+            "SELECT string_agg(substr(migration_id, 16), ',') FROM \"__EFMigrationsHistory\""));
+        Assert.Null(await fleet.StringAsync("SELECT to_regclass('migration_phase')::text"));
+    }
+
+#endif
     [Fact]
     public async Task Old_clients_get_the_agent_json_they_always_got()
     {

@@ -32,7 +32,7 @@ public static class FleetDatabaseExtensions
         // Not pooled: a pooled context keeps the model it first built, and while the migration runs the model follows
         // the phase (docs/adr/0014) — each context takes it when it is created.
         builder.Services.AddDbContext<FleetDbContext>((sp, options) => options
-            .UseNpgsql(connectionString)
+            .UseFleetNpgsql(connectionString)
             .UseFleetConventions()
             .AddInterceptors(sp.GetServices<IInterceptor>()));
         builder.EnrichNpgsqlDbContext<FleetDbContext>(settings => settings.DisableRetry = true);

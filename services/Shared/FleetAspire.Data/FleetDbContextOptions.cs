@@ -17,10 +17,43 @@ public static class FleetDbContextOptions
         return options;
     }
 
+    /// <summary>The assembly of the steady state's migrations (a fresh database after the machine migration, ADR 0022).</summary>
+    public const string SteadyMigrationsAssembly = "FleetAspire.Data.SteadyMigrations";
+
+    /// <summary>
+    /// The migrations this build applies: the steady set in the steady build, the legacy → expand set (this assembly)
+    /// while the transition is compiled in.
+    /// </summary>
+#if MACHINE_TRANSITION
+    public static string? MigrationsAssembly => null;
+#else
+    public static string? MigrationsAssembly => SteadyMigrationsAssembly;
+#endif
+
+    /// <summary>Npgsql with this build's migrations.</summary>
+    public static DbContextOptionsBuilder UseFleetNpgsql(this DbContextOptionsBuilder options, string connectionString) =>
+        options.UseNpgsql(connectionString, npgsql =>
+        {
+            if (MigrationsAssembly is { } assembly)
+            {
+                npgsql.MigrationsAssembly(assembly);
+            }
+        });
+
     /// <summary>Options for code that builds a context by hand (migrator tests, bench, fixtures).</summary>
     public static DbContextOptions<FleetDbContext> Build(string connectionString) =>
-        new DbContextOptionsBuilder<FleetDbContext>()
-            .UseNpgsql(connectionString)
+        ((DbContextOptionsBuilder<FleetDbContext>)new DbContextOptionsBuilder<FleetDbContext>().UseFleetNpgsql(connectionString))
             .UseFleetConventions()
+            .Options;
+
+    /// <summary>
+    /// Options that apply the steady migrations whatever this build is: the schema-equality test runs them in the
+    /// normal build, whose model still has the legacy half (so its pending-changes check is off here).
+    /// </summary>
+    public static DbContextOptions<FleetDbContext> BuildSteady(string connectionString) =>
+        new DbContextOptionsBuilder<FleetDbContext>()
+            .UseNpgsql(connectionString, npgsql => npgsql.MigrationsAssembly(SteadyMigrationsAssembly))
+            .UseFleetConventions()
+            .ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning))
             .Options;
 }

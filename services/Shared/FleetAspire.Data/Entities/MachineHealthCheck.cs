@@ -10,6 +10,6 @@ public partial class MachineHealthCheck
     public required string Outcome { get; set; }
     public int? LatencyMs { get; set; }
     public DateTimeOffset CheckedAt { get; set; }
-    /// <summary>The relation to <see cref="Machine"/>: nullable without a constraint until the contract makes it a required foreign key.</summary>
+    /// <summary>The relation to <see cref="Machine"/>: a required foreign key (optional while the migration runs).</summary>
     public string? MachineRef { get; set; }
 }

@@ -18,9 +18,9 @@ public partial class MachineSnapshot
     public required string Status { get; set; }
     public long? SizeBytes { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
-    public required string UserId { get; set; }
     public string? AgentId { get; set; }
     public bool IsFinal { get; set; }
-    /// <summary>The relation to <see cref="Machine"/>: nullable without a constraint until the contract makes it a required foreign key.</summary>
+    public required string UserId { get; set; }
+    /// <summary>The relation to <see cref="Machine"/>: a required foreign key (optional while the migration runs).</summary>
     public string? MachineRef { get; set; }
 }

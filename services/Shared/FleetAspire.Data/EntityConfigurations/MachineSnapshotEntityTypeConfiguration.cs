@@ -13,8 +13,9 @@ internal sealed class MachineSnapshotEntityTypeConfiguration : IEntityTypeConfig
         builder.Property(s => s.Id).HasMaxLength(64);
         builder.Property(s => s.MachineId).HasMaxLength(64);
         builder.HasIndex(s => new { s.MachineId, s.CreatedAt });
-        builder.Property(s => s.MachineRef).HasMaxLength(80);
+        builder.Property(s => s.MachineRef).HasMaxLength(80).IsRequired();
         builder.HasIndex(s => s.MachineRef);
+        builder.HasOne<Machine>().WithMany().HasForeignKey(s => s.MachineRef).OnDelete(DeleteBehavior.Cascade);
         builder.Property(s => s.ProviderImageId).HasMaxLength(64);
         builder.Property(s => s.Status).HasMaxLength(32);
         builder.Property(s => s.UserId).HasMaxLength(Limits.UserIdLength);

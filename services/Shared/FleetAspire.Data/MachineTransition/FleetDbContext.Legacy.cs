@@ -48,6 +48,20 @@ public partial class FleetDbContext
 
     partial void OnModelCreatingTransition(ModelBuilder modelBuilder)
     {
+        // Children written before the backfill have no Machine: the relation is optional and unconstrained until the
+        // contract's strict-relation steps, as the migrations created it.
+        foreach (var child in new[] { typeof(MachineSnapshot), typeof(MachineHealthCheck) })
+        {
+            var entity = modelBuilder.Entity(child).Metadata;
+            var relation = entity.FindProperty(nameof(MachineSnapshot.MachineRef))!;
+            foreach (var key in relation.GetContainingForeignKeys().ToList())
+            {
+                entity.RemoveForeignKey(key);
+            }
+
+            relation.IsNullable = true;
+        }
+
         if (!RelationRenamed)
         {
             // The expand phase's names, as the migrations created them.

@@ -97,6 +97,21 @@ public static class ContractSql
 
     public static readonly string[] DroppedTables = ["parked_machines", "custom_machines", "legacy_changes", "machine_changes"];
 
+    /// <summary>
+    /// What is left of the migration once the contract set has run and the transition code is gone: its control
+    /// tables and functions, and the defaults the legacy migration gave two snapshot columns so existing rows could be
+    /// filled (the steady model sets both on every insert). The migration written that day runs it
+    /// (docs/removing-the-transition.md); after it the schema is the steady migrations' (ADR 0022).
+    /// </summary>
+    public const string RemoveTransitionControl = """
+        DROP FUNCTION IF EXISTS fleet_write_fence(text, text, bigint);
+        DROP FUNCTION IF EXISTS fleet_norm_ipv4(text);
+        DROP TABLE IF EXISTS migration_backfill, migration_contract_steps, migration_dirty_resolutions, migration_dirty_rows,
+            migration_divergences, migration_instances, migration_phase_history, migration_phase, migration_repairs,
+            migration_verifications;
+        ALTER TABLE machine_snapshots ALTER COLUMN is_final DROP DEFAULT, ALTER COLUMN user_id DROP DEFAULT;
+        """;
+
     private const string AccessExclusive = "ACCESS EXCLUSIVE";
 
     /// <summary>
