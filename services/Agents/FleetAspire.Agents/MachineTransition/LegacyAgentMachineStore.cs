@@ -22,8 +22,8 @@ public sealed class LegacyAgentMachineStore(FleetDbContext db) : IAgentMachineSt
         try
         {
             await using var command = new NpgsqlCommand($"""
-                SELECT a.id, fleet_machine_id(a.machine_type, a.machine_id), a.machine_id, a.machine_type, a.machine_ipv4,
-                       coalesce(c.port, {Machine.DefaultPort})
+                SELECT a.id, fleet_machine_id(a.machine_type, a.machine_id) AS machine_ref, a.machine_id, a.machine_type, a.machine_ipv4,
+                       coalesce(c.port, {Machine.DefaultPort}) AS port
                 FROM agents a LEFT JOIN custom_machines c ON a.machine_type = 'custom' AND c.id = a.machine_id
                 WHERE a.id = ANY(@ids) AND a.machine_id IS NOT NULL
                 """, connection, (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction());
@@ -32,10 +32,10 @@ public sealed class LegacyAgentMachineStore(FleetDbContext db) : IAgentMachineSt
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var type = reader.IsDBNull(3) ? null : reader.GetString(3);
-                var legacyId = reader.GetString(2);
-                machines[reader.GetString(0)] = new AgentMachine(reader.IsDBNull(1) ? null : reader.GetString(1), legacyId, type,
-                    type == MachineTypes.Hetzner ? legacyId : null, reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5),
+                var type = reader.GetStringOrNull("machine_type");
+                var legacyId = reader.Get<string>("machine_id");
+                machines[reader.Get<string>("id")] = new AgentMachine(reader.GetStringOrNull("machine_ref"), legacyId, type,
+                    type == MachineTypes.Hetzner ? legacyId : null, reader.GetStringOrNull("machine_ipv4"), reader.Get<int>("port"),
                     MachineStatus.InUse);
             }
 

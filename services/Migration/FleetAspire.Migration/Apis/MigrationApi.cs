@@ -1,3 +1,4 @@
+using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.MachineTransition.Contract;
 using FleetAspire.Data.MachineTransition.Phases;
@@ -135,10 +136,10 @@ public static class MigrationApi
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new DivergenceRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6),
-                reader.GetFieldValue<DateTimeOffset>(7), reader.GetFieldValue<DateTimeOffset>(8),
-                reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9)));
+            rows.Add(new DivergenceRecord(reader.Get<string>("entity"), reader.Get<string>("entity_id"), reader.Get<string>("field"),
+                reader.Get<string>("kind"), reader.GetStringOrNull("legacy_value"), reader.GetStringOrNull("machine_value"),
+                reader.Get<string>("source"), reader.Get<DateTimeOffset>("first_seen"), reader.Get<DateTimeOffset>("last_seen"),
+                reader.GetOrNull<DateTimeOffset>("resolved_at")));
         }
 
         var items = rows.Take(take).ToList();

@@ -1,3 +1,4 @@
+using FleetAspire.Data;
 using System.Diagnostics.Metrics;
 using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.MachineTransition.Phases;
@@ -107,11 +108,11 @@ public sealed partial class MigrationMonitor : BackgroundService
         var open = new List<(string, string, string, long)>();
         await using var connection = await _db.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT kind, field, source, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind, field, source", connection);
+            "SELECT kind, field, source, count(*) AS open FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind, field, source", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            open.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3)));
+            open.Add((reader.Get<string>("kind"), reader.Get<string>("field"), reader.Get<string>("source"), reader.Get<long>("open")));
         }
 
         return open;

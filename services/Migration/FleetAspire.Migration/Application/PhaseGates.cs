@@ -1,3 +1,4 @@
+using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition.Backfill;
 using FleetAspire.Data.MachineTransition.Contract;
 using FleetAspire.Data.MachineTransition.Phases;
@@ -152,14 +153,14 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
     {
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand($"""
-            SELECT (SELECT count(*) FROM migration_divergences WHERE kind = '{DivergenceKinds.LegacyOnlyWrite}' AND resolved_at IS NULL),
-                   (SELECT max(changed_at) FROM legacy_changes WHERE writer IS NULL AND changed_at > greatest(now() - @window, @since))
+            SELECT (SELECT count(*) FROM migration_divergences WHERE kind = '{DivergenceKinds.LegacyOnlyWrite}' AND resolved_at IS NULL) AS open,
+                   (SELECT max(changed_at) FROM legacy_changes WHERE writer IS NULL AND changed_at > greatest(now() - @window, @since)) AS last_write
             """, connection);
         command.Parameters.AddWithValue("window", options.Value.OldCodeWindow);
         command.Parameters.AddWithValue("since", current.Since);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        var (open, lastWrite) = (reader.GetInt64(0), reader.IsDBNull(1) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(1));
+        var (open, lastWrite) = (reader.Get<long>("open"), reader.GetOrNull<DateTimeOffset>("last_write"));
         return (open, lastWrite) switch
         {
             ( > 0, _) => new(NoOldCode, false, $"{open} legacy-only write(s) from outside this build are unrepaired (POST /api/migration/repair)"),
@@ -190,7 +191,7 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
         var legacyPaths = new List<string>();
         var writeErrors = new List<string>();
         await using (var command = new NpgsqlCommand("""
-            SELECT service, instance_id, legacy_path_at >= @since, write_error_at >= @since, legacy_path_at, write_error_at
+            SELECT service, instance_id, legacy_path_at >= @since AS legacy_path, write_error_at >= @since AS write_error, legacy_path_at, write_error_at
             FROM migration_instances
             WHERE last_seen >= @since AND (legacy_path_at >= @since OR write_error_at >= @since) ORDER BY service, instance_id
             """, connection))
@@ -199,24 +200,24 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var who = $"{reader.GetString(0)}/{reader.GetString(1)}";
-                if (!reader.IsDBNull(2) && reader.GetBoolean(2))
+                var who = $"{reader.Get<string>("service")}/{reader.Get<string>("instance_id")}";
+                if (reader.GetOrNull<bool>("legacy_path") == true)
                 {
-                    legacyPaths.Add($"{who} at {reader.GetFieldValue<DateTimeOffset>(4):O}");
+                    legacyPaths.Add($"{who} at {reader.Get<DateTimeOffset>("legacy_path_at"):O}");
                 }
 
-                if (!reader.IsDBNull(3) && reader.GetBoolean(3))
+                if (reader.GetOrNull<bool>("write_error") == true)
                 {
-                    writeErrors.Add($"{who} at {reader.GetFieldValue<DateTimeOffset>(5):O}");
+                    writeErrors.Add($"{who} at {reader.Get<DateTimeOffset>("write_error_at"):O}");
                 }
             }
         }
 
         await using var counts = new NpgsqlCommand(
-            $"SELECT (SELECT count(*) FROM migration_dirty_rows WHERE resolved_at IS NULL), u.* FROM ({ChildLinks.CountUnlinked}) u", connection);
+            $"SELECT (SELECT count(*) FROM migration_dirty_rows WHERE resolved_at IS NULL) AS dirty, u.* FROM ({ChildLinks.CountUnlinked}) u", connection);
         await using var totals = await counts.ExecuteReaderAsync(cancellationToken);
         await totals.ReadAsync(cancellationToken);
-        var (dirty, snapshots, checks) = (totals.GetInt64(0), totals.GetInt64(1), totals.GetInt64(2));
+        var (dirty, snapshots, checks) = (totals.Get<long>("dirty"), totals.Get<long>("snapshots"), totals.Get<long>("health_checks"));
         return
         [
             soakGate,
@@ -253,17 +254,17 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
 
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT (SELECT count(*) FROM migration_divergences WHERE resolved_at IS NULL),
+            SELECT (SELECT count(*) FROM migration_divergences WHERE resolved_at IS NULL) AS open,
                    (SELECT max(greatest(last_seen, coalesce(resolved_at, last_seen))) FROM migration_divergences
-                    WHERE last_seen >= @since OR resolved_at >= @since),
-                   (SELECT max(started_at) FROM migration_verifications WHERE mode = 'full' AND started_at >= @since AND open_total = 0)
+                    WHERE last_seen >= @since OR resolved_at >= @since) AS last_divergence,
+                   (SELECT max(started_at) FROM migration_verifications WHERE mode = 'full' AND started_at >= @since AND open_total = 0) AS clean_scan
             """, connection);
         command.Parameters.AddWithValue("since", current.Since);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        var open = reader.GetInt64(0);
-        var lastDivergence = reader.IsDBNull(1) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(1);
-        var cleanScan = reader.IsDBNull(2) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(2);
+        var open = reader.Get<long>("open");
+        var lastDivergence = reader.GetOrNull<DateTimeOffset>("last_divergence");
+        var cleanScan = reader.GetOrNull<DateTimeOffset>("clean_scan");
         return (open, cleanScan) switch
         {
             ( > 0, _) => new(QuietPeriod, false, $"{open} divergence(s) open: repair them (POST /api/migration/repair), then verify"),
@@ -281,6 +282,6 @@ public sealed class PhaseGates(PhaseStore phases, MachineBackfill backfill, Npgs
         await using var command = new NpgsqlCommand(
             $"SELECT started_at, open_total FROM migration_verifications WHERE mode = '{VerificationModes.Full}' ORDER BY id DESC LIMIT 1", connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? (reader.GetFieldValue<DateTimeOffset>(0), reader.GetInt64(1)) : null;
+        return await reader.ReadAsync(cancellationToken) ? (reader.Get<DateTimeOffset>("started_at"), reader.Get<long>("open_total")) : null;
     }
 }

@@ -61,12 +61,12 @@ public sealed class DirtyRows(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT class, entity, count(*) FROM migration_dirty_rows WHERE resolved_at IS NULL GROUP BY class, entity", connection);
+            "SELECT class, entity, count(*) AS open FROM migration_dirty_rows WHERE resolved_at IS NULL GROUP BY class, entity", connection);
         var counts = new Dictionary<(string, string), long>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            counts[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+            counts[(reader.Get<string>("class"), reader.Get<string>("entity"))] = reader.Get<long>("open");
         }
 
         return counts;

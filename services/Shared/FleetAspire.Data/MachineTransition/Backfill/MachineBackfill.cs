@@ -127,13 +127,13 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             return BackfillProgress.NotStarted;
         }
 
-        var (state, done, total) = (reader.GetString(0), reader.GetInt64(2), reader.GetInt64(3));
-        DateTimeOffset? started = reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4);
-        DateTimeOffset? finished = reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5);
+        var (state, done, total) = (reader.Get<string>("state"), reader.Get<long>("rows_done"), reader.Get<long>("rows_total"));
+        var started = reader.GetOrNull<DateTimeOffset>("started_at");
+        var finished = reader.GetOrNull<DateTimeOffset>("finished_at");
         var elapsed = ((finished ?? DateTimeOffset.UtcNow) - (started ?? DateTimeOffset.UtcNow)).TotalSeconds;
         var rate = elapsed > 0 ? done / elapsed : 0;
         TimeSpan? remaining = state == BackfillStates.Running && rate > 0 ? TimeSpan.FromSeconds(Math.Max(0, total - done) / rate) : null;
-        return new BackfillProgress(state, reader.GetString(1), done, total, started, finished, reader.IsDBNull(6) ? null : reader.GetString(6),
+        return new BackfillProgress(state, reader.Get<string>("step"), done, total, started, finished, reader.GetStringOrNull("error"),
             Math.Round(rate, 1), remaining);
     }
 
@@ -262,7 +262,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
         await using (var reader = await cursor.ExecuteReaderAsync(cancellationToken))
         {
             await reader.ReadAsync(cancellationToken);
-            (fromTxid, fromId) = (reader.GetInt64(0), reader.GetInt64(1));
+            (fromTxid, fromId) = (reader.Get<long>("change_cursor_txid"), reader.Get<long>("change_cursor_id"));
         }
 
         var changes = new List<(long Id, string Entity, string EntityId, string? OldMachineId)>();
@@ -279,15 +279,15 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                (lastTxid, lastId) = (reader.GetInt64(5), reader.GetInt64(0));
+                (lastTxid, lastId) = (reader.Get<long>("txid"), reader.Get<long>("id"));
                 // The backfill's own writes (relation links) and writes that reached Machine in their own transaction
                 // need no catch-up; the cursor still moves past them.
-                if (!reader.IsDBNull(4) && (reader.GetString(4) == Writer || reader.GetString(4).EndsWith(WritesMachineSuffix, StringComparison.Ordinal)))
+                if (reader.GetStringOrNull("writer") is { } writer && (writer == Writer || writer.EndsWith(WritesMachineSuffix, StringComparison.Ordinal)))
                 {
                     continue;
                 }
 
-                changes.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+                changes.Add((reader.Get<long>("id"), reader.Get<string>("entity"), reader.Get<string>("entity_id"), reader.GetStringOrNull("old_machine_id")));
             }
         }
 
@@ -388,6 +388,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
     {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1));
+        // Every backfill statement ends with SELECT count(*), max(id): PostgreSQL names the columns after the aggregates.
+        return (reader.Get<long>("count"), reader.GetStringOrNull("max"));
     }
 }

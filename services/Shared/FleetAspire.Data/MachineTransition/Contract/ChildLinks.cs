@@ -47,8 +47,8 @@ public static class ChildLinks
 
     /// <summary>The children that name no existing Machine row: the contract's gate wants none.</summary>
     public static readonly string CountUnlinked = $"""
-        SELECT (SELECT count(*) FROM machine_snapshots s WHERE {Unlinked("s")}),
-               (SELECT count(*) FROM machine_health_checks h WHERE {Unlinked("h")})
+        SELECT (SELECT count(*) FROM machine_snapshots s WHERE {Unlinked("s")}) AS snapshots,
+               (SELECT count(*) FROM machine_health_checks h WHERE {Unlinked("h")}) AS health_checks
         """;
 
     /// <summary>Links every child; returns the tombstones created and the children linked.</summary>

@@ -54,10 +54,9 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
         var steps = new List<ContractStepState>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            steps.Add(new ContractStepState(reader.GetInt32(0), reader.GetString(1),
-                reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
-                reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
-                reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetString(5)));
+            steps.Add(new ContractStepState(reader.Get<int>("position"), reader.Get<string>("name"),
+                reader.GetOrNull<DateTimeOffset>("started_at"), reader.GetOrNull<DateTimeOffset>("finished_at"),
+                reader.Get<int>("attempts"), reader.GetStringOrNull("last_error")));
         }
 
         return steps;
@@ -260,7 +259,8 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
         batch.Parameters.AddWithValue("limit", batchSize);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1));
+        // Every batched step ends with SELECT count(*), max(id): PostgreSQL names the columns after the aggregates.
+        return (reader.Get<long>("count"), reader.GetStringOrNull("max"));
     }
 
     private static async Task RecordDoneAsync(ContractStep step, NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)

@@ -82,10 +82,11 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
             throw new InvalidOperationException("migration_phase has no row: the expand migrations have not been applied.");
         }
 
-        return new PhaseState(Enum.Parse<TransitionPhase>(reader.GetString(0)), reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3))
+        return new PhaseState(Enum.Parse<TransitionPhase>(reader.Get<string>("phase")), reader.Get<long>("epoch"),
+            reader.Get<DateTimeOffset>("since"), reader.Get<string>("changed_by"))
         {
-            LegacyModel = reader.GetBoolean(4),
-            RelationRenamed = reader.GetBoolean(5),
+            LegacyModel = reader.Get<bool>("legacy_model"),
+            RelationRenamed = reader.Get<bool>("relation_renamed"),
         };
     }
 
@@ -315,12 +316,13 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            instances.Add(new InstanceInfo(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<string[]>(3),
-                reader.GetInt64(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7))
+            instances.Add(new InstanceInfo(reader.Get<string>("instance_id"), reader.Get<string>("service"), reader.Get<string>("build"),
+                reader.Get<string[]>("capabilities"), reader.Get<long>("epoch"), reader.Get<DateTimeOffset>("acknowledged_at"),
+                reader.Get<DateTimeOffset>("last_seen"), reader.Get<DateTimeOffset>("expires_at"))
             {
-                LegacyPathAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
-                WriteErrorAt = reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
-                StartedAt = reader.GetFieldValue<DateTimeOffset>(10),
+                LegacyPathAt = reader.GetOrNull<DateTimeOffset>("legacy_path_at"),
+                WriteErrorAt = reader.GetOrNull<DateTimeOffset>("write_error_at"),
+                StartedAt = reader.Get<DateTimeOffset>("started_at"),
             });
         }
 
@@ -332,7 +334,7 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT id, at, actor, from_phase, to_phase, from_epoch, to_epoch, outcome, forced, reason, gates::text
+            SELECT id, at, actor, from_phase, to_phase, from_epoch, to_epoch, outcome, forced, reason, gates::text AS gates
             FROM migration_phase_history WHERE @before::bigint IS NULL OR id < @before ORDER BY id DESC LIMIT @limit
             """, connection);
         command.Parameters.Add(new NpgsqlParameter("before", NpgsqlDbType.Bigint) { Value = (object?)before ?? DBNull.Value });
@@ -341,9 +343,10 @@ public sealed class PhaseStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            entries.Add(new PhaseHistoryEntry(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3),
-                reader.GetString(4), reader.GetInt64(5), reader.IsDBNull(6) ? null : reader.GetInt64(6), reader.GetString(7), reader.GetBoolean(8),
-                reader.GetString(9), JsonSerializer.Deserialize<List<GateResult>>(reader.GetString(10), Json) ?? []));
+            entries.Add(new PhaseHistoryEntry(reader.Get<long>("id"), reader.Get<DateTimeOffset>("at"), reader.Get<string>("actor"),
+                reader.Get<string>("from_phase"), reader.Get<string>("to_phase"), reader.Get<long>("from_epoch"), reader.GetOrNull<long>("to_epoch"),
+                reader.Get<string>("outcome"), reader.Get<bool>("forced"), reader.Get<string>("reason"),
+                JsonSerializer.Deserialize<List<GateResult>>(reader.Get<string>("gates"), Json) ?? []));
         }
 
         return entries;

@@ -48,7 +48,7 @@ public sealed class MachineRepair(NpgsqlDataSource dataSource, int maxItems = 10
         {
             await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            phase = new PhaseState(Enum.Parse<TransitionPhase>(reader.GetString(0)), reader.GetInt64(1), default, string.Empty);
+            phase = new PhaseState(Enum.Parse<TransitionPhase>(reader.Get<string>("phase")), reader.Get<long>("epoch"), default, string.Empty);
         }
 
         if (phase.Phase >= TransitionPhase.MachineOnly)
@@ -71,11 +71,12 @@ public sealed class MachineRepair(NpgsqlDataSource dataSource, int maxItems = 10
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                var kind = reader.GetString(3);
+                var kind = reader.Get<string>("kind");
                 var direction = phase.Phase == TransitionPhase.MachineRead && kind != DivergenceKinds.LegacyOnlyWrite
                     ? RepairDirections.MachineToLegacy
                     : RepairDirections.LegacyToMachine;
-                items.Add(new RepairItem(reader.GetString(0), reader.GetString(1), reader.GetString(2), kind, reader.GetString(4), direction));
+                items.Add(new RepairItem(reader.Get<string>("entity"), reader.Get<string>("entity_id"), reader.Get<string>("field"), kind,
+                    reader.Get<string>("source"), direction));
             }
         }
 

@@ -54,8 +54,8 @@ public static class MachineShadow
             var served = ids.Distinct().ToArray();
             var findings = new List<ShadowFinding>();
             await ReadAsync(services, MachineVerifier.ChildDifferences(table, idExpression, scope), "ids", served, reader =>
-                findings.Add(new ShadowFinding(table, reader.GetString(1), new FieldDivergence(reader.GetString(2), reader.GetString(3),
-                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5)))), cancellationToken);
+                findings.Add(new ShadowFinding(table, reader.Get<string>("entity_id"), new FieldDivergence(reader.Get<string>("field"),
+                    reader.Get<string>("kind"), reader.GetStringOrNull("legacy_value"), reader.GetStringOrNull("machine_value")))), cancellationToken);
             var found = findings.Select(f => f.EntityId).ToHashSet();
             return new ShadowResult(findings, served.Where(id => !found.Contains(id)).Select(id => (table, id)).ToList());
         };
@@ -70,7 +70,7 @@ public static class MachineShadow
     {
         var quarantined = new HashSet<string>(StringComparer.Ordinal);
         await ReadAsync(services, $"SELECT a.id FROM agents a WHERE a.id = ANY(@ids) AND {MachineVerifier.AgentQuarantined("a")}", "ids",
-            agentIds.ToArray(), reader => quarantined.Add(reader.GetString(0)), cancellationToken);
+            agentIds.ToArray(), reader => quarantined.Add(reader.Get<string>("id")), cancellationToken);
         return quarantined;
     }
 
@@ -83,7 +83,7 @@ public static class MachineShadow
         var clean = new List<(string, string)>();
         await ReadAsync(services, BothSides(idsSql), parameter, value, reader =>
         {
-            var (legacy, machine) = (Side(reader, 0), Side(reader, 8));
+            var (legacy, machine) = (Side(reader, "legacy"), Side(reader, "machine"));
             var id = legacy?.Id ?? machine!.Id;
             var differences = MachineComparator.Compare(legacy, machine, fingerprint.Of);
             findings.AddRange(differences.Select(d => new ShadowFinding("machines", id, d)));
@@ -103,8 +103,10 @@ public static class MachineShadow
         WITH ids AS ({idsSql}),
         legacy AS ({MachineVerifier.Expected("{0} IN (SELECT legacy_id FROM ids)")}),
         machine AS (SELECT * FROM machines WHERE id IN (SELECT fleet_machine_id(t, legacy_id) FROM ids, (VALUES ('hetzner'), ('custom')) v(t)))
-        SELECT l.id, l.type, l.provider_id, l.ipv4, l.port, l.status, l.user_id, l.shared_key,
-               m.id, m.type, m.hetzner_machine_id, m.ipv4, m.port, m.status, m.user_id, m.shared_key
+        SELECT l.id AS legacy_id, l.type AS legacy_type, l.provider_id AS legacy_provider_id, l.ipv4 AS legacy_ipv4,
+               l.port AS legacy_port, l.status AS legacy_status, l.user_id AS legacy_user_id, l.shared_key AS legacy_shared_key,
+               m.id AS machine_id, m.type AS machine_type, m.hetzner_machine_id AS machine_provider_id, m.ipv4 AS machine_ipv4,
+               m.port AS machine_port, m.status AS machine_status, m.user_id AS machine_user_id, m.shared_key AS machine_shared_key
         FROM legacy l FULL JOIN machine m ON m.id = l.id
         WHERE l.id IS NULL
            OR NOT EXISTS (SELECT 1 FROM migration_dirty_rows d WHERE d.entity = l.src AND d.entity_id = l.src_id AND d.quarantined)
@@ -131,10 +133,10 @@ public static class MachineShadow
         }
     }
 
-    private static MachineSide? Side(NpgsqlDataReader reader, int at) => reader.IsDBNull(at)
+    /// <summary>One side of a compared row: its columns are prefixed <c>legacy_</c> or <c>machine_</c>.</summary>
+    private static MachineSide? Side(NpgsqlDataReader reader, string side) => reader.GetStringOrNull($"{side}_id") is not { } id
         ? null
-        : new MachineSide(reader.GetString(at), reader.GetString(at + 1), Text(reader, at + 2), Text(reader, at + 3), reader.GetInt32(at + 4),
-            reader.GetString(at + 5), Text(reader, at + 6), Text(reader, at + 7));
-
-    private static string? Text(NpgsqlDataReader reader, int at) => reader.IsDBNull(at) ? null : reader.GetString(at);
+        : new MachineSide(id, reader.Get<string>($"{side}_type"), reader.GetStringOrNull($"{side}_provider_id"), reader.GetStringOrNull($"{side}_ipv4"),
+            reader.Get<int>($"{side}_port"), reader.Get<string>($"{side}_status"), reader.GetStringOrNull($"{side}_user_id"),
+            reader.GetStringOrNull($"{side}_shared_key"));
 }

@@ -160,9 +160,9 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
 
     /// <summary>Snapshots and health checks: linked to the wrong machine or not at all (unlinked), or to nothing that exists (orphan).</summary>
     internal static string ChildDifferences(string table, string idExpression, string scope) => $$"""
-        SELECT '{{table}}', {{idExpression}}, 'machine_ref',
-               CASE WHEN m.id IS NULL THEN '{{DivergenceKinds.Orphan}}' ELSE '{{DivergenceKinds.Unlinked}}' END,
-               t.machine_id, t.machine_ref
+        SELECT '{{table}}' AS entity, {{idExpression}} AS entity_id, 'machine_ref' AS field,
+               CASE WHEN m.id IS NULL THEN '{{DivergenceKinds.Orphan}}' ELSE '{{DivergenceKinds.Unlinked}}' END AS kind,
+               t.machine_id AS legacy_value, t.machine_ref AS machine_value
         FROM {{table}} t
         -- Two equi-joins (hashable) rather than one join on either derived id, which probes the index per row.
         LEFT JOIN machines mh ON mh.id = fleet_machine_id('hetzner', t.machine_id)
@@ -216,16 +216,16 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
                 UNION ALL SELECT a.machine_id FROM ch JOIN agents a ON a.id = ch.entity_id WHERE ch.entity = 'agents' AND a.machine_id IS NOT NULL
                 UNION ALL SELECT p.machine_id FROM ch JOIN parked_machines p ON p.id = ch.entity_id
                           WHERE ch.entity = 'parked_machines' AND p.machine_id IS NOT NULL
-                UNION ALL SELECT entity_id FROM ch WHERE entity = 'custom_machines') l(x)),
+                UNION ALL SELECT entity_id FROM ch WHERE entity = 'custom_machines') l(x)) AS legacy,
             ARRAY(SELECT DISTINCT x FROM (
                 SELECT entity_id FROM ch WHERE entity = 'agents'
                 UNION ALL SELECT c.current_agent_id FROM ch JOIN custom_machines c ON c.id = ch.entity_id
-                          WHERE ch.entity = 'custom_machines' AND c.current_agent_id IS NOT NULL) a(x)),
-            ARRAY(SELECT DISTINCT entity_id FROM ch WHERE entity = 'machine_snapshots'),
-            ARRAY(SELECT DISTINCT entity_id::bigint FROM ch WHERE entity = 'machine_health_checks'),
-            (SELECT count(*) FROM ch),
-            (SELECT txid FROM ch ORDER BY txid DESC, id DESC LIMIT 1),
-            (SELECT id FROM ch ORDER BY txid DESC, id DESC LIMIT 1)
+                          WHERE ch.entity = 'custom_machines' AND c.current_agent_id IS NOT NULL) a(x)) AS agents,
+            ARRAY(SELECT DISTINCT entity_id FROM ch WHERE entity = 'machine_snapshots') AS snapshots,
+            ARRAY(SELECT DISTINCT entity_id::bigint FROM ch WHERE entity = 'machine_health_checks') AS health,
+            (SELECT count(*) FROM ch) AS changes,
+            (SELECT txid FROM ch ORDER BY txid DESC, id DESC LIMIT 1) AS last_txid,
+            (SELECT id FROM ch ORDER BY txid DESC, id DESC LIMIT 1) AS last_id
         """;
 
     /// <summary>
@@ -260,7 +260,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
     {
         await using var last = new NpgsqlCommand("SELECT change_cursor_txid, change_cursor_id FROM migration_verifications ORDER BY id DESC LIMIT 1", connection);
         await using var reader = await last.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0L, 0L);
+        return await reader.ReadAsync(cancellationToken) ? (reader.Get<long>("change_cursor_txid"), reader.Get<long>("change_cursor_id")) : (0L, 0L);
     }
 
     /// <summary>
@@ -280,11 +280,11 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
             {
                 // Everything committed below this snapshot's xmin is covered: the next incremental run starts there.
                 string snapshot;
-                await using (var export = new NpgsqlCommand("SELECT pg_export_snapshot(), txid_snapshot_xmin(txid_current_snapshot())", connection, tx))
+                await using (var export = new NpgsqlCommand("SELECT pg_export_snapshot() AS snapshot, txid_snapshot_xmin(txid_current_snapshot()) AS xmin", connection, tx))
                 await using (var reader = await export.ExecuteReaderAsync(cancellationToken))
                 {
                     await reader.ReadAsync(cancellationToken);
-                    (snapshot, cursorTxid) = (reader.GetString(0), reader.GetInt64(1));
+                    (snapshot, cursorTxid) = (reader.Get<string>("snapshot"), reader.Get<long>("xmin"));
                 }
 
                 // The exporting transaction stays open while the queries import its snapshot.
@@ -372,11 +372,11 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
     private static async Task<Dictionary<string, long>> OpenByKindAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var byKind = new Dictionary<string, long>();
-        await using var count = new NpgsqlCommand("SELECT kind, count(*) FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind", connection);
+        await using var count = new NpgsqlCommand("SELECT kind, count(*) AS open FROM migration_divergences WHERE resolved_at IS NULL GROUP BY kind", connection);
         await using var reader = await count.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            byKind[reader.GetString(0)] = reader.GetInt64(1);
+            byKind[reader.Get<string>("kind")] = reader.Get<long>("open");
         }
 
         return byKind;
@@ -387,7 +387,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
-            SELECT mode, started_at, finished_at, changes_checked, open_by_kind::text, open_total
+            SELECT mode, started_at, finished_at, changes_checked, open_by_kind::text AS open_by_kind, open_total
             FROM migration_verifications ORDER BY id DESC LIMIT 1
             """, connection);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -396,9 +396,10 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
             return null;
         }
 
-        var startedAt = reader.GetFieldValue<DateTimeOffset>(1);
-        return new VerificationSummary(reader.GetString(0), startedAt, reader.GetFieldValue<DateTimeOffset>(2) - startedAt, reader.GetInt64(3),
-            JsonSerializer.Deserialize<Dictionary<string, long>>(reader.GetString(4)) ?? [], reader.GetInt64(5));
+        var startedAt = reader.Get<DateTimeOffset>("started_at");
+        return new VerificationSummary(reader.Get<string>("mode"), startedAt, reader.Get<DateTimeOffset>("finished_at") - startedAt,
+            reader.Get<long>("changes_checked"), JsonSerializer.Deserialize<Dictionary<string, long>>(reader.Get<string>("open_by_kind")) ?? [],
+            reader.Get<long>("open_total"));
     }
 
     private static async Task<(long Count, (long Txid, long Id) Next, NpgsqlParameter[] Parameters)> ChangedAsync(
@@ -410,7 +411,7 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
         command.Parameters.AddWithValue("limit", ChangesPerChunk);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        var count = reader.GetInt64(4);
+        var count = reader.Get<long>("changes");
         if (count == 0)
         {
             return (0, cursor, []);
@@ -418,12 +419,12 @@ public sealed class MachineVerifier(NpgsqlDataSource dataSource, byte[] fingerpr
 
         NpgsqlParameter[] parameters =
         [
-            new("legacy", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.GetFieldValue<string[]>(0) },
-            new("agents", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.GetFieldValue<string[]>(1) },
-            new("snapshots", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.GetFieldValue<string[]>(2) },
-            new("health", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = reader.GetFieldValue<long[]>(3) },
+            new("legacy", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.Get<string[]>("legacy") },
+            new("agents", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.Get<string[]>("agents") },
+            new("snapshots", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = reader.Get<string[]>("snapshots") },
+            new("health", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = reader.Get<long[]>("health") },
         ];
-        return (count, (reader.GetInt64(5), reader.GetInt64(6)), parameters);
+        return (count, (reader.Get<long>("last_txid"), reader.Get<long>("last_id")), parameters);
     }
 
     /// <summary>Runs every query within the scope, upserts what it finds, resolves what it no longer finds.</summary>
