@@ -27,6 +27,15 @@ public sealed class SteadyStateTests(SteadyFleet fleet) : IClassFixture<SteadyFl
         Assert.Null(await fleet.StringAsync("SELECT to_regclass('migration_phase')::text"));
     }
 
+    [Fact]
+    public void The_steady_model_has_no_change_the_steady_migrations_do_not_make()
+    {
+        // A change to an entity or its configuration needs a steady migration (ADR 0022): EF compares the model with
+        // the steady set's snapshot.
+        using var db = new FleetAspire.Data.FleetDbContext(FleetAspire.Data.FleetDbContextOptions.Build(fleet.Database));
+        Assert.False(Microsoft.EntityFrameworkCore.RelationalDatabaseFacadeExtensions.HasPendingModelChanges(db.Database));
+    }
+
 #endif
     [Fact]
     public async Task Old_clients_get_the_agent_json_they_always_got()

@@ -9,11 +9,6 @@ public static class FleetDbContextOptions
     {
         options.UseSnakeCaseNamingConvention();
         FleetDbContext.ConfigureOptions(options);
-#if !MACHINE_TRANSITION
-        // The steady-state build maps no legacy column while the migrations' model snapshot still holds them, until
-        // the migration written the day the transition code goes (docs/removing-the-transition.md).
-        options.ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
-#endif
         return options;
     }
 
