@@ -155,15 +155,8 @@ public class FleetAppFixture : IAsyncLifetime
         Eventually.TrueAsync(async () => await ScalarAsync("SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL") == 0,
             TimeSpan.FromSeconds(20), "the outbox did not drain");
 
-    /// <summary>
-    /// Empties the pool without the provider, for tests that need an exact pool: the free pool servers of whichever
-    /// model holds them (legacy pool rows while the transition runs, Machine rows in the steady build).
-    /// </summary>
-    public Task ClearPoolAsync() => ExecuteAsync("""
-        DO $$ BEGIN IF to_regclass('parked_machines') IS NOT NULL THEN DELETE FROM parked_machines; END IF; END $$;
-        DELETE FROM machines WHERE type = 'hetzner' AND status IN ('launching', 'ready');
-        UPDATE pool_settings SET target_size = 0;
-        """);
+    /// <summary>Empties the pool without the provider, for tests that need an exact pool (<see cref="PoolRows"/>).</summary>
+    public Task ClearPoolAsync() => PoolRows.ClearAsync(Database);
 
     /// <summary>An agent as an operator sees it (<c>GET /api/agents/{id}</c>).</summary>
     public async Task<AgentResponse> AgentAsync(string id)

@@ -33,6 +33,11 @@ public static class PoolRows
         ? "SELECT id FROM parked_machines WHERE machine_id = @id FOR UPDATE NOWAIT"
         : "SELECT id FROM machines WHERE type = 'hetzner' AND hetzner_machine_id = @id FOR UPDATE NOWAIT";
 
+    /// <summary>Empties the pool without the provider (the free servers' rows) and sets its target to 0.</summary>
+    public static async Task ClearAsync(string database) => await Sql.ExecuteAsync(database, (await IsLegacyAsync(database)
+        ? "DELETE FROM parked_machines;"
+        : "DELETE FROM machines WHERE type = 'hetzner' AND status IN ('launching', 'ready');") + " UPDATE pool_settings SET target_size = 0;");
+
     /// <summary>A new agent of <paramref name="userId"/> holding provider server <paramref name="serverId"/>.</summary>
     public static async Task AgentHoldingServerAsync(string database, string agentId, string userId, string serverId)
     {

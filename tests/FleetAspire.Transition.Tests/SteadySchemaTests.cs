@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FleetAspire.Data;
 using FleetAspire.Data.Migrations;
 using FleetAspire.Testing;
@@ -39,32 +38,12 @@ public sealed class SteadySchemaTests
     private static async Task<string> SchemaAsync(string database)
     {
         var csb = new NpgsqlConnectionStringBuilder(database);
-        var start = new ProcessStartInfo(Path.Combine(TestPostgres.FindPostgresBin(), "pg_dump"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in new[]
-                 {
-                     "--schema-only", "--no-owner", "--no-privileges", "--exclude-table", "\"__EFMigrationsHistory\"",
-                     "-h", csb.Host!, "-p", csb.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", csb.Username!, csb.Database!,
-                 })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        if (!string.IsNullOrEmpty(csb.Password))
-        {
-            start.Environment["PGPASSWORD"] = csb.Password;
-        }
-
-        using var dump = Process.Start(start)!;
-        var output = dump.StandardOutput.ReadToEndAsync();
-        var errors = dump.StandardError.ReadToEndAsync();
-        await dump.WaitForExitAsync();
-        Assert.True(dump.ExitCode == 0, $"pg_dump failed: {await errors}");
+        var dump = await ChildProcesses.RunAsync(Path.Combine(TestPostgres.FindPostgresBin(), "pg_dump"),
+            ["--schema-only", "--no-owner", "--no-privileges", "--exclude-table", "\"__EFMigrationsHistory\"",
+             "-h", csb.Host!, "-p", csb.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", csb.Username!, csb.Database!],
+            string.IsNullOrEmpty(csb.Password) ? null : new Dictionary<string, string> { ["PGPASSWORD"] = csb.Password });
         // pg_dump guards its output with a random \restrict key per run: not part of the schema.
-        return string.Join('\n', (await output).Split('\n').Where(line => !line.StartsWith("\\restrict ", StringComparison.Ordinal)
-                                                                          && !line.StartsWith("\\unrestrict ", StringComparison.Ordinal)));
+        return string.Join('\n', dump.Split('\n').Where(line => !line.StartsWith("\\restrict ", StringComparison.Ordinal)
+                                                                && !line.StartsWith("\\unrestrict ", StringComparison.Ordinal)));
     }
 }

@@ -25,19 +25,24 @@ public static class FleetDbContextOptions
     public static string? MigrationsAssembly => SteadyMigrationsAssembly;
 #endif
 
-    /// <summary>Npgsql with this build's migrations.</summary>
-    public static DbContextOptionsBuilder UseFleetNpgsql(this DbContextOptionsBuilder options, string connectionString) =>
+    /// <summary>Npgsql with this build's migrations, or the named set.</summary>
+    public static TBuilder UseFleetNpgsql<TBuilder>(this TBuilder options, string connectionString, string? migrationsAssembly = null)
+        where TBuilder : DbContextOptionsBuilder
+    {
         options.UseNpgsql(connectionString, npgsql =>
         {
-            if (MigrationsAssembly is { } assembly)
+            if ((migrationsAssembly ?? MigrationsAssembly) is { } assembly)
             {
                 npgsql.MigrationsAssembly(assembly);
             }
         });
+        return options;
+    }
 
     /// <summary>Options for code that builds a context by hand (migrator tests, bench, fixtures).</summary>
     public static DbContextOptions<FleetDbContext> Build(string connectionString) =>
-        ((DbContextOptionsBuilder<FleetDbContext>)new DbContextOptionsBuilder<FleetDbContext>().UseFleetNpgsql(connectionString))
+        new DbContextOptionsBuilder<FleetDbContext>()
+            .UseFleetNpgsql(connectionString)
             .UseFleetConventions()
             .Options;
 
@@ -47,7 +52,7 @@ public static class FleetDbContextOptions
     /// </summary>
     public static DbContextOptions<FleetDbContext> BuildSteady(string connectionString) =>
         new DbContextOptionsBuilder<FleetDbContext>()
-            .UseNpgsql(connectionString, npgsql => npgsql.MigrationsAssembly(SteadyMigrationsAssembly))
+            .UseFleetNpgsql(connectionString, SteadyMigrationsAssembly)
             .UseFleetConventions()
             .ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning))
             .Options;

@@ -233,7 +233,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
         await using var batch = new NpgsqlCommand(step.Sql.Replace("{source}", source, StringComparison.Ordinal), connection, tx);
         batch.Parameters.AddWithValue("cursor", cursor);
         batch.Parameters.AddWithValue("batch", batchSize);
-        var (count, last) = await ReadCountAndLastAsync(batch, cancellationToken);
+        var (count, last) = await KeysetBatch.RunAsync(batch, cancellationToken);
 
         var finished = count < batchSize;
         var next = finished ? (index + 1 < Steps.Length ? Steps[index + 1].Name : CatchUpStep) : step.Name;
@@ -330,7 +330,7 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
             var source = step.NumericId ? "id = ANY(@ids::bigint[])" : "id = ANY(@ids)";
             await using var apply = new NpgsqlCommand(step.Sql.Replace("{source}", source, StringComparison.Ordinal), connection, tx);
             apply.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids });
-            await ReadCountAndLastAsync(apply, cancellationToken);
+            await KeysetBatch.RunAsync(apply, cancellationToken);
         }
 
         // Releases, retirements and deletes: the machine a row held before may have no legacy source any more.
@@ -382,13 +382,5 @@ public sealed class MachineBackfill(NpgsqlDataSource dataSource, BackfillOptions
     {
         await using var command = new NpgsqlCommand(sql, connection, tx);
         return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
-
-    private static async Task<(long Count, string? Last)> ReadCountAndLastAsync(NpgsqlCommand command, CancellationToken cancellationToken)
-    {
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        // Every backfill statement ends with SELECT count(*), max(id): PostgreSQL names the columns after the aggregates.
-        return (reader.Get<long>("count"), reader.GetStringOrNull("max"));
     }
 }

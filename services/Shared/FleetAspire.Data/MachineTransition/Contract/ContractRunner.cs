@@ -257,10 +257,7 @@ public sealed class ContractRunner(NpgsqlDataSource dataSource, TimeProvider tim
         await using var batch = new NpgsqlCommand(step.Sql, connection, tx) { CommandTimeout = 0 };
         batch.Parameters.AddWithValue("after", after);
         batch.Parameters.AddWithValue("limit", batchSize);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        // Every batched step ends with SELECT count(*), max(id): PostgreSQL names the columns after the aggregates.
-        return (reader.Get<long>("count"), reader.GetStringOrNull("max"));
+        return await KeysetBatch.RunAsync(batch, cancellationToken);
     }
 
     private static async Task RecordDoneAsync(ContractStep step, NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken cancellationToken)
