@@ -61,6 +61,21 @@ count_results() {
   echo "$passed $failed $skipped"
 }
 
+# Names the failed tests (tier and test, at most 40) just above the summary line: CI keeps only the tail of the log.
+report_failures() {
+  local trx tier names
+  for trx in "$RESULTS"/*/*.trx; do
+    [ -e "$trx" ] || continue
+    tier=$(basename "$(dirname "$trx")")
+    names=$(grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -E 's/.* testName="([^"]*)".*/\1/' || true)
+    if [ -n "$names" ]; then sed "s/^/FAILED [$tier] /" <<<"$names"; fi
+  done | head -n 40 >&2 || true
+  if grep -qs 'outcome="Failed"' "$RESULTS"/*/*.trx; then
+    # What the machine had left when it failed: a full disk or memory explains a whole suite failing at once.
+    { df -h "${TMPDIR:-/tmp}" . | tail -n +2; free -m | sed -n 2p; } | sed 's/^/MACHINE /' >&2 || true
+  fi
+}
+
 # run_tier NAME BUDGET PROJECT... ; MSBuild properties of the build it runs in: the TIER_PROPS array.
 TIER_PROPS=()
 run_tier() {
@@ -106,6 +121,7 @@ test_cmd() {
     read -r p f s < <(count_results "$dir")
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   done
+  report_failures
   echo "$passed passed, $failed failed, $skipped skipped"
   [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
 }

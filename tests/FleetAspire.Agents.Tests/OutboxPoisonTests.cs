@@ -61,7 +61,7 @@ public sealed class OutboxPoisonTests(FleetAppFixture app) : IClassFixture<Fleet
 
         // Fixed (here: the payload corrected by hand), sent again on request; discarded for good.
         var bad = parked.Single(p => p.AggregateId == "agt_poison_2");
-        await app.ExecuteAsync($"UPDATE outbox_messages SET payload = jsonb_build_object('agentId', 'agt_poison_2', 'parkedMachineId', 'pm_x', 'providerMachineId', '1', 'claimedAt', now()) WHERE id = {bad.Id}");
+        await app.ExecuteAsync($"UPDATE outbox_messages SET payload = jsonb_build_object('agentId', 'agt_poison_2', 'machineId', 'mh_x', 'providerMachineId', '1', 'claimedAt', now()) WHERE id = {bad.Id}");
         Assert.Equal(HttpStatusCode.NoContent, (await ops.PostAsync($"/api/outbox/parked/{bad.Id}/retry", null)).StatusCode);
         await Eventually.TrueAsync(async () => await app.ScalarAsync("SELECT count(*) FROM outbox_messages WHERE id = @i AND sent_at IS NOT NULL", ("i", bad.Id)) == 1,
             TimeSpan.FromSeconds(30), "the retried row was not delivered");

@@ -229,10 +229,11 @@ public sealed class OperatorProofTests(OperatorProofFleet fleet) : IClassFixture
         await fleet.WalkToAsync(TransitionPhase.MachineOnly);
         var agent = await fleet.AgentWithPoolMachineAsync("swept");
         await using var scope = fleet.Machines.Services.CreateAsyncScope();
-        var writes = scope.ServiceProvider.GetRequiredService<IWrites<IAssignmentWrites>>();
+        var writes = scope.ServiceProvider.GetRequiredService<IAssignmentWrites>();
         var recorder = scope.ServiceProvider.GetRequiredService<HealthRecorder>();
+        var strategy = scope.ServiceProvider.GetRequiredService<FleetDbContext>().Database.CreateExecutionStrategy();
         // The sweep read its silent holders (everyone, by a cutoff in the future)...
-        var holder = (await writes.RunAsync(w => w.SilentAsync(DateTimeOffset.UtcNow.AddHours(1), 10_000, CancellationToken.None)))
+        var holder = (await writes.SilentAsync(DateTimeOffset.UtcNow.AddHours(1), 10_000, CancellationToken.None))
             .Single(h => h.AgentId == agent.Id);
         // ...then the agent released its machine, which had no children: the row went.
         using (var client = fleet.AgentsAs(TestTokens.User("swept")))
@@ -242,7 +243,7 @@ public sealed class OperatorProofTests(OperatorProofFleet fleet) : IClassFixture
 
         Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM machines WHERE id = @m", ("m", holder.MachineRef!)));
 
-        var recorded = await writes.RunAsync(w => recorder.RecordAsync(w, holder, HealthOutcome.Missed, null, null, CancellationToken.None));
+        var recorded = await strategy.ExecuteAsync(() => recorder.RecordAsync(holder, HealthOutcome.Missed, null, null, CancellationToken.None));
 
         Assert.Equal(HealthRecord.NotHeld, recorded);
         Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM machine_health_checks WHERE machine_ref = @m", ("m", holder.MachineRef!)));
@@ -258,9 +259,9 @@ public sealed class OperatorProofTests(OperatorProofFleet fleet) : IClassFixture
         var store = fleet.Control.Services.GetRequiredService<PhaseStore>();
         var plans = new List<TransitionPhase>();
 
-        await planner.RunAsync(async mode =>
+        await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
-            plans.Add(mode.Phase);
+            plans.Add((await planner.ModeAsync()).Phase);
             await using (var first = await db.Database.BeginTransactionAsync())
             {
                 await first.CommitAsync();
@@ -275,7 +276,6 @@ public sealed class OperatorProofTests(OperatorProofFleet fleet) : IClassFixture
 
             await using var second = await db.Database.BeginTransactionAsync();
             await second.CommitAsync();
-            return 0;
         });
 
         // Refused at the second transaction and planned again in the new phase: before, only the first was checked and

@@ -202,8 +202,10 @@ public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<
         var modes = new List<TransitionPhase>();
 
         // The flip commits after the plan and before the write's transaction: the fence sees another authority.
-        var written = await planner.RunAsync(async mode =>
+        var strategy = db.Database.CreateExecutionStrategy();
+        var written = await strategy.ExecuteAsync(async () =>
         {
+            var mode = await planner.ModeAsync();
             modes.Add(mode.Phase);
             if (modes.Count == 1)
             {
@@ -221,8 +223,9 @@ public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<
 
         // Moved again under the retry: the caller gets PhaseChangedException (a TimeoutException: 503 + Retry-After).
         var attempts = 0;
-        await Assert.ThrowsAsync<PhaseChangedException>(() => planner.RunAsync(async mode =>
+        await Assert.ThrowsAsync<PhaseChangedException>(() => strategy.ExecuteAsync(async () =>
         {
+            await planner.ModeAsync();
             attempts++;
             var current = await store.ReadAsync(CancellationToken.None);
             var other = current.Phase == TransitionPhase.MachineOnly ? TransitionPhase.MachineRead : TransitionPhase.MachineOnly;
@@ -242,25 +245,28 @@ public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<
         var agent = await fleet.CreateAgentAsync("batch-fence");
         var store = fleet.Control.Services.GetRequiredService<PhaseStore>();
         await using var scope = fleet.Agents.Services.CreateAsyncScope();
-        var writes = scope.ServiceProvider.GetRequiredService<IWrites<IAssignmentWrites>>();
-        var request = new ClaimRequest(agent.Id, "batch-fence", false, DateTimeOffset.UtcNow, Guid.CreateVersion7(), typeof(MachineClaimed).FullName!, null);
-        var sides = new List<Type>();
+        var writes = scope.ServiceProvider.GetRequiredService<IAssignmentWrites>();
+        var planner = scope.ServiceProvider.GetRequiredService<WritePlanner>();
+        var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
+        var request = new ClaimRequest(agent.Id, "batch-fence", false, DateTimeOffset.UtcNow, Guid.CreateVersion7(), null);
+        var plannedLegacy = new List<bool>();
 
         // The claim is one batch: nothing can look at the fence's answer before the claim statement runs, so the
         // fence itself must refuse the epoch the claim was planned for.
-        var claimed = await writes.RunAsync(async side =>
+        var claimed = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
-            sides.Add(side.GetType());
-            if (sides.Count == 1)
+            plannedLegacy.Add((await planner.ModeAsync()).WriteLegacy);
+            if (plannedLegacy.Count == 1)
             {
                 var current = await store.ReadAsync(CancellationToken.None);
                 await store.FlipAsync(TransitionPhase.MachineOnly, current.Epoch, "test", "flip under a planned claim", true, [], CancellationToken.None);
             }
 
-            return await side.ClaimPoolAsync(request, CancellationToken.None);
+            return await writes.ClaimPoolAsync(request, CancellationToken.None);
         });
 
-        Assert.Equal([typeof(LegacyAssignmentWrites), typeof(MachineAssignmentWrites)], sides);
+        // Planned for the legacy fields, refused, planned again for Machine.
+        Assert.Equal([true, false], plannedLegacy);
         Assert.NotNull(claimed?.Machine.MachineRef);
         // Only the Machine claim ran: the legacy columns the refused attempt would have written are empty, one event.
         Assert.Equal(1, await fleet.ScalarAsync(

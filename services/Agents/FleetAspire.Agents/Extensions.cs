@@ -14,14 +14,14 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
+        builder.Services.AddScoped<IAgentMachineStore, AgentMachineStore>();
 #if MACHINE_TRANSITION
+        // Over the storage registered above, and before messaging: consumers' writes pass the same fence and dual-write.
         builder.AddAgentsTransition();
 #endif
         builder.AddFleetMessaging(AddEventBusSubscriptions);
         builder.Services.AddScoped<AgentService>();
         builder.Services.AddScoped<PoolClaims>();
-        builder.Services.AddScoped<AgentMachineStore>();
-        builder.Services.AddScoped<IAgentMachineStore>(sp => sp.GetRequiredService<AgentMachineStore>());
     }
 
     /// <summary>Every event the agents service reacts to.</summary>

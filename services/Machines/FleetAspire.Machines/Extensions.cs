@@ -12,7 +12,10 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
+        builder.Services.AddScoped<ICustomMachineReads, CustomMachineReads>();
+        builder.Services.AddScoped<ICustomMachineWrites, CustomMachineWrites>();
 #if MACHINE_TRANSITION
+        // Over the storage registered above, and before messaging: consumers' writes pass the same fence and dual-write.
         builder.AddMachinesTransition();
 #endif
         // The machines service publishes (assignment, health transitions) but consumes nothing.
@@ -20,8 +23,6 @@ internal static class Extensions
 
         builder.Services.AddOptions<HealthCheckOptions>().BindConfiguration(HealthCheckOptions.Section);
         builder.Services.AddScoped<CustomMachineService>();
-        builder.Services.AddScoped<ICustomMachineReads, CustomMachineReads>();
-        builder.Services.AddScoped<ICustomMachineWrites, CustomMachineWrites>();
         builder.Services.AddScoped<HealthRecorder>();
         builder.Services.AddSingleton<HeartbeatSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HeartbeatSweeper>());

@@ -15,7 +15,10 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         builder.AddFleetDatabase();
+        builder.Services.AddScoped<IPoolReads, MachinePoolReads>();
+        builder.Services.AddScoped<IPoolWrites, MachinePoolWrites>();
 #if MACHINE_TRANSITION
+        // Over the storage registered above, and before messaging: consumers' writes pass the same fence and dual-write.
         builder.AddPoolTransition();
 #endif
         builder.AddCloudProvider();
@@ -23,8 +26,6 @@ internal static class Extensions
 
         builder.Services.AddOptions<PoolOptions>().BindConfiguration(PoolOptions.Section);
         builder.Services.AddSingleton<ReconcileSignal>();
-        builder.Services.AddScoped<IPoolReads, MachinePoolReads>();
-        builder.Services.AddScoped<IPoolWrites, MachinePoolWrites>();
         builder.Services.AddScoped<PoolReconciler>();
         builder.Services.AddHostedService<PoolReconcilerService>();
     }

@@ -6,18 +6,11 @@ public sealed record MachineClaimed
 {
     public required string AgentId { get; init; }
 
-    /// <summary>
-    /// The Machine id (<c>mh_…</c>), the same in every phase and after the migration. Null only in events written by
-    /// builds from before it was added (consumers fall back to <see cref="ProviderMachineId"/>).
-    /// </summary>
-    public string? MachineId { get; init; }
+    /// <summary>The Machine id (<c>mh_…</c>).</summary>
+    public required string MachineId { get; init; }
 
-    /// <summary>
-    /// Transition only: the pool row id while legacy is written, the Machine id after. Superseded by
-    /// <see cref="MachineId"/>; removed with the transition once no build reads it.
-    /// </summary>
-    public required string ParkedMachineId { get; init; }
-
+    /// <summary>The cloud provider's server id.</summary>
     public required string ProviderMachineId { get; init; }
+
     public required DateTimeOffset ClaimedAt { get; init; }
 }

@@ -37,13 +37,9 @@ public static class FleetDatabaseExtensions
             .AddInterceptors(sp.GetServices<IInterceptor>()));
         builder.EnrichNpgsqlDbContext<FleetDbContext>(settings => settings.DisableRetry = true);
 
-        // The steady-state storage; the machine migration (MachineTransition/) registers its selectors over these.
-        builder.Services.TryAddScoped(typeof(IWrites<>), typeof(SteadyWrites<>));
-        builder.Services.TryAddScoped(typeof(IReads<>), typeof(SteadyReads<>));
         builder.Services.TryAddSingleton<IBatchFence, UnfencedBatch>();
-        builder.Services.TryAddScoped<MachineAssignmentWrites>();
-        builder.Services.TryAddScoped<IAssignmentWrites>(sp => sp.GetRequiredService<MachineAssignmentWrites>());
-        builder.Services.TryAddScoped<IMachineChildReads, MachineChildReads>();
+        builder.Services.AddScoped<IAssignmentWrites, MachineAssignmentWrites>();
+        builder.Services.AddScoped<IMachineChildReads, MachineChildReads>();
         return builder;
     }
 

@@ -23,6 +23,6 @@ public sealed class AgentMachineStore(FleetDbContext db) : IAgentMachineStore
             .Join(db.Machines, a => a.MachineRef, m => m.Id, (a, m) => new ConnectionDetails(m.Ipv4, m.Port, m.SharedKey))
             .FirstOrDefaultAsync(cancellationToken);
 
-    public IQueryable<Agent> WhereMachineType(IQueryable<Agent> agents, string machineType) =>
-        agents.Where(a => db.Machines.Any(m => m.Id == a.MachineRef && m.Type == machineType));
+    public ValueTask<IQueryable<Agent>> WhereMachineTypeAsync(IQueryable<Agent> agents, string machineType) =>
+        ValueTask.FromResult(agents.Where(a => db.Machines.Any(m => m.Id == a.MachineRef && m.Type == machineType)));
 }

@@ -4,7 +4,6 @@ using FleetAspire.Contracts.Agents;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Outbox;
-using FleetAspire.Data.Reads;
 using FleetAspire.Data.Writes;
 using FleetAspire.Messaging;
 using FleetAspire.ServiceDefaults.Auth;
@@ -13,7 +12,7 @@ using Microsoft.EntityFrameworkCore;
 namespace FleetAspire.Agents.Application;
 
 /// <summary>Agent lifecycle: create, read, list, delete. Ownership is checked here, once, for every read and write.</summary>
-public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time, IReads<IAgentMachineStore> stores, IWrites<IAssignmentWrites> assignments)
+public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimeProvider time, IAgentMachineStore machines, IAssignmentWrites assignments)
 {
     public async Task<Agent> CreateAsync(string userId, string name, CancellationToken cancellationToken)
     {
@@ -36,11 +35,10 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     public Task<Agent?> FindVisibleAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken) =>
         Visible(caller).AsNoTracking().FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
 
-    /// <summary>The response for one agent, its machine read from the side the migration phase names authoritative.</summary>
+    /// <summary>The response for one agent, with the machine it holds.</summary>
     public async Task<AgentResponse> ResponseAsync(Agent agent, CancellationToken cancellationToken)
     {
-        var held = await (await stores.CurrentAsync()).ForAgentsAsync([agent.Id], cancellationToken);
-        await stores.ServedAsync(ServedEntities.Agents, [agent.Id]);
+        var held = await machines.ForAgentsAsync([agent.Id], cancellationToken);
         return AgentResponse.From(agent, held.GetValueOrDefault(agent.Id));
     }
 
@@ -53,10 +51,9 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
             query = query.Where(a => a.UserId == ownerFilter);
         }
 
-        var machines = await stores.CurrentAsync();
         if (machineType is not null)
         {
-            query = machines.WhereMachineType(query, machineType);
+            query = await machines.WhereMachineTypeAsync(query, machineType);
         }
 
         if (after is not null)
@@ -69,7 +66,6 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
         var page = rows.Take(limit).ToList();
         var ids = page.Select(a => a.Id).ToList();
         var held = await machines.ForAgentsAsync(ids, cancellationToken);
-        await stores.ServedAsync(ServedEntities.Agents, ids);
         var items = page.Select(a => AgentResponse.From(a, held.GetValueOrDefault(a.Id))).ToList();
         return new PageResponse<AgentResponse>(items, rows.Count > limit ? items[^1].Id : null);
     }
@@ -82,7 +78,7 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
     /// </summary>
     public async Task<DeleteOutcome> DeleteAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
-        var outcome = await assignments.RunAsync(async writes =>
+        var outcome = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             var agent = await AgentLocks.LockAgentAsync(db, agentId, caller.OwnerFilter(), cancellationToken);
@@ -91,7 +87,7 @@ public sealed class AgentService(FleetDbContext db, OutboxSignal outbox, TimePro
                 return DeleteOutcome.NotFound;
             }
 
-            var held = await writes.HeldAsync(agent, cancellationToken);
+            var held = await assignments.HeldAsync(agent, cancellationToken);
             if (held is null)
             {
                 db.Agents.Remove(agent);

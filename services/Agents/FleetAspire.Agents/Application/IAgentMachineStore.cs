@@ -2,11 +2,7 @@ using FleetAspire.Data.Entities;
 
 namespace FleetAspire.Agents.Application;
 
-/// <summary>
-/// Where the agents service reads an agent's machine. Two implementations: <see cref="AgentMachineStore"/>
-/// (the steady state: the Machine relation) and the legacy fields one under <c>MachineTransition/</c>; which one runs
-/// is decided by the migration phase, in one place (<c>AgentMachineStores</c>).
-/// </summary>
+/// <summary>Where the agents service reads an agent's machine.</summary>
 public interface IAgentMachineStore
 {
     /// <summary>Machines of the given agents that hold one, by agent id.</summary>
@@ -16,5 +12,6 @@ public interface IAgentMachineStore
     Task<ConnectionDetails?> ConnectionAsync(string agentId, CancellationToken cancellationToken);
 
     /// <summary>Agents holding a machine of <paramref name="machineType"/>.</summary>
-    IQueryable<Agent> WhereMachineType(IQueryable<Agent> agents, string machineType);
+    /// <remarks>Asynchronous because the filter's shape may depend on where machines are stored, which can take a read to learn.</remarks>
+    ValueTask<IQueryable<Agent>> WhereMachineTypeAsync(IQueryable<Agent> agents, string machineType);
 }

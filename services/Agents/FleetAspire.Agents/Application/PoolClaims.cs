@@ -3,7 +3,6 @@ using System.Security.Claims;
 using FleetAspire.Contracts.Pool;
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
-using FleetAspire.Data.Reads;
 using FleetAspire.Data.Writes;
 using FleetAspire.Messaging;
 using FleetAspire.Names;
@@ -16,7 +15,7 @@ namespace FleetAspire.Agents.Application;
 /// Claim and release of pool machines. Both touch the pool row and the agent, so both run here, in the calling
 /// service, in one transaction on the shared database (docs/adr/0002); the consequences go out as events.
 /// </summary>
-public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvider time, IReads<IAgentMachineStore> stores, IWrites<IAssignmentWrites> assignments)
+public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvider time, IAgentMachineStore machines, IAssignmentWrites assignments)
 {
     private static readonly ActivitySource Activity = new(TelemetryNames.ActivitySource);
 
@@ -30,10 +29,8 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
         using var span = Activity.StartActivity("pool claim");
         var isOperator = caller.IsOperator();
         var userId = caller.UserId();
-        var request = new ClaimRequest(agentId, userId, isOperator, time.GetUtcNow(), Guid.CreateVersion7(), typeof(MachineClaimed).FullName!,
-            System.Diagnostics.Activity.Current?.Id);
-        var (claimed, holds) = await assignments.RunAsync(async writes =>
-            (await writes.ClaimPoolAsync(request, cancellationToken), (Func<Agent, bool>)writes.HoldsMachine));
+        var request = new ClaimRequest(agentId, userId, isOperator, time.GetUtcNow(), Guid.CreateVersion7(), System.Diagnostics.Activity.Current?.Id);
+        var claimed = await db.Database.CreateExecutionStrategy().ExecuteAsync(() => assignments.ClaimPoolAsync(request, cancellationToken));
 
         if (claimed is not null)
         {
@@ -50,7 +47,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
             .Where(a => isOperator || a.UserId == userId)
             .FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
         var outcome = agent is null ? ClaimOutcome.AgentNotFound
-            : holds(agent) ? ClaimOutcome.AgentHasMachine
+            : await assignments.HoldsMachineAsync(agent, cancellationToken) ? ClaimOutcome.AgentHasMachine
             : ClaimOutcome.PoolEmpty;
         span?.SetTag("fleet.claim.outcome", outcome.ToString());
         return (outcome, agent, null);
@@ -59,7 +56,7 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
     /// <summary>Detaches the agent's machine in one transaction; the pool destroys a hetzner server on the event.</summary>
     public async Task<(ReleaseOutcome Outcome, Agent? Agent)> ReleaseAsync(ClaimsPrincipal caller, string agentId, CancellationToken cancellationToken)
     {
-        var result = await assignments.RunAsync<(ReleaseOutcome, Agent?)>(async writes =>
+        var result = await db.Database.CreateExecutionStrategy().ExecuteAsync<(ReleaseOutcome, Agent?)>(async () =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             var agent = await AgentLocks.LockAgentAsync(db, agentId, caller.OwnerFilter(), cancellationToken);
@@ -74,12 +71,12 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
                 return (ReleaseOutcome.AgentDeleting, agent);
             }
 
-            if (!writes.HoldsMachine(agent))
+            if (!await assignments.HoldsMachineAsync(agent, cancellationToken))
             {
                 return (ReleaseOutcome.NoMachine, agent);
             }
 
-            await writes.DetachAsync(agent, time.GetUtcNow(), cancellationToken);
+            await assignments.DetachAsync(agent, time.GetUtcNow(), cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
             await tx.CommitAsync(cancellationToken);
             return (ReleaseOutcome.Released, agent);
@@ -101,6 +98,6 @@ public sealed class PoolClaims(FleetDbContext db, OutboxSignal outbox, TimeProvi
             return (false, null);
         }
 
-        return (true, await (await stores.CurrentAsync()).ConnectionAsync(agentId, cancellationToken));
+        return (true, await machines.ConnectionAsync(agentId, cancellationToken));
     }
 }

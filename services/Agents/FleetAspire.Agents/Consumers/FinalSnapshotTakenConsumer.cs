@@ -15,12 +15,12 @@ namespace FleetAspire.Agents.Consumers;
 /// <c>MachineReleased</c>, so the pool destroys the server) and deletes the agent, in one transaction.
 /// Idempotent by nature: a second delivery finds the agent gone (or no longer deleting) and does nothing.
 /// </summary>
-public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, IWrites<IAssignmentWrites> assignments, OutboxSignal outbox, TimeProvider time) : IConsumer<FinalSnapshotTaken>
+public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, IAssignmentWrites assignments, OutboxSignal outbox, TimeProvider time) : IConsumer<FinalSnapshotTaken>
 {
     public async Task Consume(ConsumeContext<FinalSnapshotTaken> context)
     {
         var message = context.Message;
-        var deleted = await assignments.RunAsync(async writes =>
+        var deleted = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(context.CancellationToken);
             var agent = await AgentLocks.LockAgentAsync(db, message.AgentId, ownerFilter: null, context.CancellationToken);
@@ -29,9 +29,9 @@ public sealed class FinalSnapshotTakenConsumer(FleetDbContext db, IWrites<IAssig
                 return false;
             }
 
-            if (writes.HoldsMachine(agent))
+            if (await assignments.HoldsMachineAsync(agent, context.CancellationToken))
             {
-                await writes.DetachAsync(agent, time.GetUtcNow(), context.CancellationToken);
+                await assignments.DetachAsync(agent, time.GetUtcNow(), context.CancellationToken);
             }
 
             db.Agents.Remove(agent);

@@ -15,7 +15,7 @@ namespace FleetAspire.Agents.Consumers;
 /// than taken from the message, so duplicates and out-of-order deliveries converge on the same answer (idempotent),
 /// and an event about a machine the agent no longer holds changes nothing.
 /// </summary>
-public sealed class MachineHealthConsumer(FleetDbContext db, IWrites<IAssignmentWrites> assignments, IConfiguration configuration, TimeProvider time)
+public sealed class MachineHealthConsumer(FleetDbContext db, IAssignmentWrites assignments, IConfiguration configuration, TimeProvider time)
     : IConsumer<MachineBecameUnhealthy>, IConsumer<MachineRecovered>
 {
     public Task Consume(ConsumeContext<MachineBecameUnhealthy> context) =>
@@ -25,12 +25,12 @@ public sealed class MachineHealthConsumer(FleetDbContext db, IWrites<IAssignment
         ApplyAsync(context.Message.AgentId, context.Message.MachineId, context.CancellationToken);
 
     private Task ApplyAsync(string agentId, string machineId, CancellationToken cancellationToken) =>
-        assignments.RunAsync(async writes =>
+        db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             var agent = await AgentLocks.LockAgentAsync(db, agentId, ownerFilter: null, cancellationToken);
             if (agent is null || agent.Status is not (AgentStatus.Active or AgentStatus.Unhealthy)
-                || (await writes.HeldAsync(agent, cancellationToken))?.MachineId != machineId)
+                || (await assignments.HeldAsync(agent, cancellationToken))?.MachineId != machineId)
             {
                 return false;
             }

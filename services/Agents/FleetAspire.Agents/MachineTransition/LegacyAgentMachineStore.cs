@@ -61,6 +61,6 @@ public sealed class LegacyAgentMachineStore(FleetDbContext db) : IAgentMachineSt
         return new ConnectionDetails(agent.MachineIpv4, port ?? CustomMachine.DefaultPort, agent.MachineSharedKey);
     }
 
-    public IQueryable<Agent> WhereMachineType(IQueryable<Agent> agents, string machineType) =>
-        agents.Where(a => a.MachineType == machineType);
+    public ValueTask<IQueryable<Agent>> WhereMachineTypeAsync(IQueryable<Agent> agents, string machineType) =>
+        ValueTask.FromResult(agents.Where(a => a.MachineType == machineType));
 }

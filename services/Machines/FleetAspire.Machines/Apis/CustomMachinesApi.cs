@@ -47,7 +47,7 @@ public static class CustomMachinesApi
     }
 
     public static async Task<Results<Ok<CustomMachinePage>, ValidationProblem>> List(
-        ClaimsPrincipal caller, IReads<ICustomMachineReads> reads, SecretFingerprint fingerprint, [FromQuery] string? after, [FromQuery] int? limit,
+        ClaimsPrincipal caller, ICustomMachineReads reads, SecretFingerprint fingerprint, [FromQuery] string? after, [FromQuery] int? limit,
         CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("after", InputRules.Cursor(after)).Check("limit", InputRules.PageSize(limit));
@@ -57,21 +57,15 @@ public static class CustomMachinesApi
         }
 
         var take = limit ?? InputRules.DefaultPageSize;
-        var rows = await (await reads.CurrentAsync()).PageAsync(caller.OwnerFilter(), after, take, cancellationToken);
+        var rows = await reads.PageAsync(caller.OwnerFilter(), after, take, cancellationToken);
         var items = rows.Take(take).Select(c => CustomMachineResponse.From(c, fingerprint)).ToList();
-        await reads.ServedAsync(ServedEntities.Machines, items.Select(c => c.Id).ToList());
         return TypedResults.Ok(new CustomMachinePage(items, rows.Count > take ? items[^1].Id : null));
     }
 
     public static async Task<Results<Ok<CustomMachineResponse>, ProblemHttpResult>> Get(
-        string id, ClaimsPrincipal caller, IReads<ICustomMachineReads> reads, SecretFingerprint fingerprint, CancellationToken cancellationToken)
+        string id, ClaimsPrincipal caller, ICustomMachineReads reads, SecretFingerprint fingerprint, CancellationToken cancellationToken)
     {
-        var machine = InputRules.IsPlausibleId(id) ? await (await reads.CurrentAsync()).FindAsync(id, caller.OwnerFilter(), cancellationToken) : null;
-        if (machine is not null)
-        {
-            await reads.ServedAsync(ServedEntities.Machines, [machine.Id]);
-        }
-
+        var machine = InputRules.IsPlausibleId(id) ? await reads.FindAsync(id, caller.OwnerFilter(), cancellationToken) : null;
         return machine is null ? MachineNotFound(id) : TypedResults.Ok(CustomMachineResponse.From(machine, fingerprint));
     }
 

@@ -40,7 +40,7 @@ public static class HeartbeatsApi
     }
 
     public static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> Heartbeat(
-        HttpRequest http, IWrites<IAssignmentWrites> assignments, HealthRecorder recorder, IOptions<HealthCheckOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        HttpRequest http, FleetDbContext db, IAssignmentWrites assignments, HealthRecorder recorder, IOptions<HealthCheckOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var body = await ReadBodyAsync(http, cancellationToken);
         if (body is null)
@@ -72,9 +72,9 @@ public static class HeartbeatsApi
             .Check("latencyMs", request?.LatencyMs is null or (>= 0 and <= 600_000) ? null : "must be between 0 and 600000");
         // The machine's key as the storage of the current phase holds it (the agent's copy, or the Machine row),
         // and the check written to the same storage, planned together.
-        return await assignments.RunAsync<Results<Accepted, ValidationProblem, ProblemHttpResult>>(async writes =>
+        return await db.Database.CreateExecutionStrategy().ExecuteAsync<Results<Accepted, ValidationProblem, ProblemHttpResult>>(async () =>
         {
-            var holder = await writes.HolderAsync(machineId, cancellationToken);
+            var holder = await assignments.HolderAsync(machineId, cancellationToken);
             if (holder is null || !SignatureMatches(holder.SharedKey, machineId, timestamp, body, signature))
             {
                 return Unauthenticated();
@@ -87,15 +87,15 @@ public static class HeartbeatsApi
 
             // Released between the holder's read and the check (the machine is no longer the agent's to report on), or a
             // replay of an earlier heartbeat: the same answer as any other unauthenticated one.
-            return await recorder.RecordAsync(writes, holder, request!.Outcome!, request.LatencyMs, seconds, cancellationToken) == HealthRecord.Recorded
+            return await recorder.RecordAsync(holder, request!.Outcome!, request.LatencyMs, seconds, cancellationToken) == HealthRecord.Recorded
                 ? TypedResults.Accepted((string?)null)
                 : Unauthenticated();
         });
     }
 
     public static async Task<Results<Ok<IReadOnlyList<HealthCheckResponse>>, ValidationProblem, ProblemHttpResult>> ListChecks(
-        HttpContext http, FleetDbContext db, IReads<IMachineChildReads> reads, IReads<ICustomMachineReads> customMachines,
-        IWrites<IAssignmentWrites> assignments, [FromQuery] string? machineId, [FromQuery] int? limit, CancellationToken cancellationToken)
+        HttpContext http, FleetDbContext db, IMachineChildReads reads, ICustomMachineReads customMachines,
+        IAssignmentWrites assignments, [FromQuery] string? machineId, [FromQuery] int? limit, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors()
             .Check("machineId", machineId is not null && InputRules.IsPlausibleId(machineId) ? null : "is required and must be a machine id")
@@ -105,16 +105,10 @@ public static class HeartbeatsApi
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        var query = (await reads.CurrentAsync()).HealthChecks(machineId!).AsNoTracking();
         var userId = http.User.IsOperator() ? null : http.User.UserId();
-        if (userId is not null)
-        {
-            query = query.Where(h => db.Agents.Any(a => a.Id == h.AgentId && a.UserId == userId));
-        }
-
-        var checks = await query.OrderByDescending(h => h.CheckedAt).ThenByDescending(h => h.Id).Take(limit ?? InputRules.DefaultPageSize)
+        var checks = (await reads.HealthChecksAsync(machineId!, userId, limit ?? InputRules.DefaultPageSize, cancellationToken))
             .Select(h => new HealthCheckResponse(h.Id, h.AgentId, h.MachineId, h.Outcome, h.LatencyMs, h.CheckedAt))
-            .ToListAsync(cancellationToken);
+            .ToList();
         // Another user's machine is invisible, as everywhere: 404, not an empty list that says it exists. Visible are the
         // machines the caller's agents have checks of, hold now, or the caller registered.
         if (userId is not null && checks.Count == 0 && !await VisibleAsync(db, customMachines, assignments, machineId!, userId, cancellationToken))
@@ -122,19 +116,18 @@ public static class HeartbeatsApi
             return Problems.NotFound("machine", machineId!);
         }
 
-        await reads.ServedAsync(ServedEntities.HealthChecks, checks.Select(c => c.Id.ToString(CultureInfo.InvariantCulture)).ToList());
         return TypedResults.Ok<IReadOnlyList<HealthCheckResponse>>(checks);
     }
 
-    private static async Task<bool> VisibleAsync(FleetDbContext db, IReads<ICustomMachineReads> customMachines, IWrites<IAssignmentWrites> assignments,
+    private static async Task<bool> VisibleAsync(FleetDbContext db, ICustomMachineReads customMachines, IAssignmentWrites assignments,
         string machineId, string userId, CancellationToken cancellationToken)
     {
-        if (await (await customMachines.CurrentAsync()).FindAsync(machineId, userId, cancellationToken) is not null)
+        if (await customMachines.FindAsync(machineId, userId, cancellationToken) is not null)
         {
             return true;
         }
 
-        var holder = await assignments.RunAsync(writes => writes.HolderAsync(machineId, cancellationToken));
+        var holder = await assignments.HolderAsync(machineId, cancellationToken);
         return holder is not null && await db.Agents.AnyAsync(a => a.Id == holder.AgentId && a.UserId == userId, cancellationToken);
     }
 

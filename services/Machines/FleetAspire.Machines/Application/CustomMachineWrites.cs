@@ -13,7 +13,7 @@ namespace FleetAspire.Machines.Application;
 /// The steady state: a custom machine is a <see cref="Machine"/> of type custom, named by its custom machine id
 /// (<see cref="Machine.LegacyId"/>, the id clients know); its holder is the agent whose relation points at it.
 /// </summary>
-public sealed class CustomMachineWrites(FleetDbContext db, MachineAssignmentWrites assignments, TimeProvider time) : ICustomMachineWrites
+public sealed class CustomMachineWrites(FleetDbContext db, IAssignmentWrites assignments, TimeProvider time) : ICustomMachineWrites
 {
     private IQueryable<Machine> Custom(string id, string? owner) =>
         db.Machines.Where(m => m.Type == MachineTypes.Custom && m.LegacyId == id && (owner == null || m.UserId == owner));

@@ -16,7 +16,7 @@ namespace FleetAspire.Machines.Application;
 /// The check and its event commit together; checks of one machine are serialised by a transaction-scoped advisory
 /// lock, so two concurrent heartbeats cannot both see (or both miss) the same transition.
 /// </summary>
-public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOptions<HealthCheckOptions> options, TimeProvider time)
+public sealed class HealthRecorder(FleetDbContext db, IAssignmentWrites assignments, OutboxSignal outbox, IOptions<HealthCheckOptions> options, TimeProvider time)
 {
     /// <summary>
     /// Stores one check of the machine the agent holds; in the Machine-only phase the row carries its relation directly.
@@ -25,14 +25,14 @@ public sealed class HealthRecorder(FleetDbContext db, OutboxSignal outbox, IOpti
     /// last one accepted from the machine (a replay). <paramref name="signedAt"/>: the heartbeat's signed Unix seconds;
     /// null for the sweeper's missed checks.
     /// </summary>
-    public async Task<HealthRecord> RecordAsync(IAssignmentWrites writes, MachineHolder holder, string outcome, int? latencyMs, long? signedAt,
+    public async Task<HealthRecord> RecordAsync(MachineHolder holder, string outcome, int? latencyMs, long? signedAt,
         CancellationToken cancellationToken)
     {
         var (agentId, machineId) = (holder.AgentId, holder.MachineId);
         var threshold = options.Value.FailureThreshold;
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         // Agent first, then the machine's check lock: the order every write path takes.
-        if (!await writes.LockHolderAsync(holder, cancellationToken))
+        if (!await assignments.LockHolderAsync(holder, cancellationToken))
         {
             return HealthRecord.NotHeld;
         }

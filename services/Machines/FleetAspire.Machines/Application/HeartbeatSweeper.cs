@@ -1,6 +1,7 @@
 using FleetAspire.Data;
 using FleetAspire.Data.Entities;
 using FleetAspire.Data.Writes;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace FleetAspire.Machines.Application;
@@ -57,14 +58,15 @@ public sealed partial class HeartbeatSweeper(
         }
 
         var cutoff = time.GetUtcNow() - options.Value.HeartbeatTimeout;
-        return await scope.ServiceProvider.GetRequiredService<IWrites<IAssignmentWrites>>().RunAsync(async writes =>
+        var assignments = scope.ServiceProvider.GetRequiredService<IAssignmentWrites>();
+        return await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
-            var silent = await writes.SilentAsync(cutoff, 500, cancellationToken);
+            var silent = await assignments.SilentAsync(cutoff, 500, cancellationToken);
             var recorded = 0;
             foreach (var machine in silent)
             {
                 // Skipped when released since the list was read: its machine may be gone already.
-                recorded += await recorder.RecordAsync(writes, machine, HealthOutcome.Missed, null, null, cancellationToken) == HealthRecord.Recorded ? 1 : 0;
+                recorded += await recorder.RecordAsync(machine, HealthOutcome.Missed, null, null, cancellationToken) == HealthRecord.Recorded ? 1 : 0;
             }
 
             return recorded;

@@ -1,9 +1,6 @@
 namespace FleetAspire.Machines.Application;
 
-/// <summary>
-/// Where the machines service reads custom machines: the steady state (<see cref="CustomMachineReads"/>) or the
-/// legacy table (under <c>MachineTransition/</c>), chosen by the migration phase in one place.
-/// </summary>
+/// <summary>Where the machines service reads custom machines.</summary>
 public interface ICustomMachineReads
 {
     Task<CustomMachineView?> FindAsync(string id, string? owner, CancellationToken cancellationToken);

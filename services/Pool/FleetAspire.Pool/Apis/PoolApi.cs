@@ -26,11 +26,11 @@ public static class PoolApi
         return app;
     }
 
-    public static async Task<Ok<PoolStatusResponse>> GetStatus(FleetDbContext db, IReads<IPoolReads> reads, ICloudProvider provider, CancellationToken cancellationToken) =>
+    public static async Task<Ok<PoolStatusResponse>> GetStatus(FleetDbContext db, IPoolReads reads, ICloudProvider provider, CancellationToken cancellationToken) =>
         TypedResults.Ok(await StatusAsync(db, reads, provider, cancellationToken));
 
     public static async Task<Results<Ok<PoolStatusResponse>, ValidationProblem>> SetTarget(
-        SetPoolTargetRequest? request, ClaimsPrincipal caller, FleetDbContext db, IReads<IPoolReads> reads, ICloudProvider provider,
+        SetPoolTargetRequest? request, ClaimsPrincipal caller, FleetDbContext db, IPoolReads reads, ICloudProvider provider,
         ReconcileSignal reconcile, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("targetSize", request?.TargetSize is >= 0 and <= PoolOptions.MaxTargetSize
@@ -52,7 +52,7 @@ public static class PoolApi
     }
 
     public static async Task<Results<Ok<ParkedMachinePage>, ValidationProblem>> ListMachines(
-        IReads<IPoolReads> reads, [FromQuery] string? status, [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
+        IPoolReads reads, [FromQuery] string? status, [FromQuery] string? after, [FromQuery] int? limit, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors()
             .Check("status", status is null or MachineStatus.Launching or MachineStatus.Ready ? null : "must be 'launching' or 'ready'")
@@ -64,8 +64,7 @@ public static class PoolApi
         }
 
         var take = limit ?? InputRules.DefaultPageSize;
-        var page = await (await reads.CurrentAsync()).PageAsync(status, after, take, cancellationToken);
-        await reads.ServedAsync(ServedEntities.Machines, page.Take(take).Select(m => m.ProviderId).OfType<string>().ToList());
+        var page = await reads.PageAsync(status, after, take, cancellationToken);
         var rows = page.Select(p => new ParkedMachineResponse(p.Id, p.ProviderId, p.Name, p.Ipv4, p.Status, p.CreatedAt)).ToList();
         var items = rows.Take(take).ToList();
         return TypedResults.Ok(new ParkedMachinePage(items, rows.Count > take ? items[^1].Id : null));
@@ -74,10 +73,10 @@ public static class PoolApi
     public static async Task<Ok<ReconcileReport>> Reconcile(PoolReconciler reconciler, CancellationToken cancellationToken) =>
         TypedResults.Ok(await reconciler.ReconcileOnceAsync(cancellationToken));
 
-    private static async Task<PoolStatusResponse> StatusAsync(FleetDbContext db, IReads<IPoolReads> reads, ICloudProvider provider, CancellationToken cancellationToken)
+    private static async Task<PoolStatusResponse> StatusAsync(FleetDbContext db, IPoolReads reads, ICloudProvider provider, CancellationToken cancellationToken)
     {
         var settings = await db.PoolSettings.AsNoTracking().SingleAsync(cancellationToken);
-        var counts = await (await reads.CurrentAsync()).CountsAsync(cancellationToken);
+        var counts = await reads.CountsAsync(cancellationToken);
         return new PoolStatusResponse(
             settings.TargetSize,
             counts.GetValueOrDefault(MachineStatus.Launching),

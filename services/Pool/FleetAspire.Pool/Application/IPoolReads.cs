@@ -1,9 +1,6 @@
 namespace FleetAspire.Pool.Application;
 
-/// <summary>
-/// Where the pool service reads the pool: the steady state (<see cref="MachinePoolReads"/>) or the legacy pool table
-/// (under <c>MachineTransition/</c>), chosen by the migration phase in one place.
-/// </summary>
+/// <summary>Where the pool service reads the pool: machines not held by any agent.</summary>
 public interface IPoolReads
 {
     /// <summary>Unassigned pool machines by status (launching, ready).</summary>

@@ -17,7 +17,7 @@ namespace FleetAspire.Pool.Application;
 /// </remarks>
 public sealed partial class PoolReconciler(
     FleetDbContext db,
-    IWrites<IPoolWrites> writes,
+    IPoolWrites pool,
     ICloudProvider provider,
     IOptions<PoolOptions> options,
     TimeProvider time,
@@ -34,7 +34,7 @@ public sealed partial class PoolReconciler(
             return new ReconcileReport(false, 0, 0, 0, 0);
         }
 
-        return await writes.RunAsync(async pool =>
+        return await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             var promoted = await pool.PromoteBootedAsync(cancellationToken);
             var removed = await pool.RemoveLostAsync(time.GetUtcNow() - options.Value.StaleProvisionAfter, cancellationToken);

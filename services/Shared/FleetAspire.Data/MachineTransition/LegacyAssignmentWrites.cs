@@ -22,8 +22,8 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db, IBatchFence fence)
     /// Concurrent claimers skip each other's pool rows instead of queueing; a second claim for the same agent waits
     /// on the agent's row lock and then finds it no longer free. So no machine goes to two agents and no agent gets
     /// two machines. One statement in one batch (ClaimCommands) means one round trip and one commit: round trips, not rows, are what a claim
-    /// costs. The event payload is built here in SQL; <c>Claim_writes_a_MachineClaimed_event_the_contract_can_read</c>
-    /// pins it to the contract record.
+    /// costs. The event is the serializer's document with the chosen machine set in SQL (<see cref="ClaimedEvent"/>);
+    /// <c>Claim_writes_a_MachineClaimed_event_the_contract_can_read</c> pins it to the contract record.
     /// </remarks>
     private const string ClaimSql = $$"""
         WITH agent AS (
@@ -55,12 +55,12 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db, IBatchFence fence)
             FROM picked p
             WHERE a.id = @agent_id
             RETURNING a.id, a.name, a.user_id, a.status, a.created_at, a.updated_at, a.machine_id, a.machine_ipv4,
-                      a.machine_type, p.id AS parked_id
+                      a.machine_type
         ), event AS (
             INSERT INTO outbox_messages (message_id, aggregate_id, message_type, payload, trace_parent, created_at, attempts)
             SELECT @message_id, c.id, @message_type,
-                   jsonb_build_object('agentId', c.id, 'machineId', fleet_machine_id('hetzner', c.machine_id),
-                                      'parkedMachineId', c.parked_id, 'providerMachineId', c.machine_id, 'claimedAt', @now),
+                   jsonb_set(jsonb_set(@event_payload, @machine_id_path, to_jsonb(fleet_machine_id('hetzner', c.machine_id))),
+                             @provider_machine_id_path, to_jsonb(c.machine_id)),
                    @trace_parent, @now, 0
             FROM claimed c
         )
@@ -68,7 +68,7 @@ public sealed class LegacyAssignmentWrites(FleetDbContext db, IBatchFence fence)
                fleet_machine_id('hetzner', machine_id) AS machine_ref FROM claimed
         """;
 
-    public bool HoldsMachine(Agent agent) => agent.MachineId is not null;
+    public Task<bool> HoldsMachineAsync(Agent agent, CancellationToken cancellationToken) => Task.FromResult(agent.MachineId is not null);
 
     public Task<HeldMachine?> HeldAsync(Agent agent, CancellationToken cancellationToken) =>
         Task.FromResult(agent.MachineId is null

@@ -32,7 +32,13 @@ public static class ClaimCommands
             claim.Parameters.Add(new NpgsqlParameter<bool>("is_operator", NpgsqlDbType.Boolean) { TypedValue = request.IsOperator });
             claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", NpgsqlDbType.TimestampTz) { TypedValue = request.Now });
             claim.Parameters.Add(new NpgsqlParameter<Guid>("message_id", NpgsqlDbType.Uuid) { TypedValue = request.MessageId });
-            claim.Parameters.Add(new NpgsqlParameter<string>("message_type", NpgsqlDbType.Text) { TypedValue = request.MessageType });
+            claim.Parameters.Add(new NpgsqlParameter<string>("message_type", NpgsqlDbType.Text) { TypedValue = ClaimedEvent.MessageType });
+            claim.Parameters.Add(new NpgsqlParameter<string>("event_payload", NpgsqlDbType.Jsonb) { TypedValue = ClaimedEvent.Template(request) });
+            claim.Parameters.Add(new NpgsqlParameter<string[]>("machine_id_path", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = ClaimedEvent.MachineIdPath });
+            claim.Parameters.Add(new NpgsqlParameter<string[]>("provider_machine_id_path", NpgsqlDbType.Array | NpgsqlDbType.Text)
+            {
+                TypedValue = ClaimedEvent.ProviderMachineIdPath,
+            });
             claim.Parameters.Add(new NpgsqlParameter("trace_parent", NpgsqlDbType.Text) { Value = (object?)request.TraceParent ?? DBNull.Value });
             batch.BatchCommands.Add(claim);
             return await fence.RunAsync(batch, read, cancellationToken);

@@ -1,3 +1,4 @@
 namespace FleetAspire.Data.Writes;
 
-public sealed record ClaimRequest(string AgentId, string UserId, bool IsOperator, DateTimeOffset Now, Guid MessageId, string MessageType, string? TraceParent);
+/// <summary>A claim as the caller asks it: who claims, when, and the id and trace of the event it writes.</summary>
+public sealed record ClaimRequest(string AgentId, string UserId, bool IsOperator, DateTimeOffset Now, Guid MessageId, string? TraceParent);

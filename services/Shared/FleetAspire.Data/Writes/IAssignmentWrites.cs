@@ -4,13 +4,12 @@ namespace FleetAspire.Data.Writes;
 
 /// <summary>
 /// Write storage of the assignment aggregate — which machine an agent holds. Every method runs inside the caller's
-/// transaction, after the caller locked the agent row (agent first, machine second: one lock order everywhere).
-/// Two implementations, chosen per write by the migration phase (<c>MachineTransition/Modes/WritePlanner</c>):
-/// legacy fields (dual-written to Machine at commit while the phase says so) and Machine only, the steady state.
+/// unit of work (an operation of the context's execution strategy) and transaction, after the caller locked the agent
+/// row (agent first, machine second: one lock order everywhere).
 /// </summary>
 public interface IAssignmentWrites
 {
-    bool HoldsMachine(Agent agent);
+    Task<bool> HoldsMachineAsync(Agent agent, CancellationToken cancellationToken);
 
     /// <summary>The agent's machine, or null.</summary>
     Task<HeldMachine?> HeldAsync(Agent agent, CancellationToken cancellationToken);

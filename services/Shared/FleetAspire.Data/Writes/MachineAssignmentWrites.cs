@@ -16,7 +16,7 @@ public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence
     /// <summary>
     /// The claim in one statement, like the legacy one: lock the agent (only if it holds nothing), take the oldest
     /// ready unheld hetzner machine with <c>FOR UPDATE SKIP LOCKED</c>, mark it in use, relate the agent to it, write
-    /// the <see cref="MachineClaimed"/> outbox row. The event carries the same ids as in every phase.
+    /// the <see cref="MachineClaimed"/> outbox row (<see cref="ClaimedEvent"/>). The event carries the same ids as in every phase.
     /// </summary>
     private static string ClaimSqlFor(string relation) => $$"""
         WITH agent AS (
@@ -41,15 +41,14 @@ public sealed class MachineAssignmentWrites(FleetDbContext db, IBatchFence fence
         ), event AS (
             INSERT INTO outbox_messages (message_id, aggregate_id, message_type, payload, trace_parent, created_at, attempts)
             SELECT @message_id, c.id, @message_type,
-                   jsonb_build_object('agentId', c.id, 'machineId', c.ref, 'parkedMachineId', c.ref, 'providerMachineId', c.legacy_id,
-                                      'claimedAt', @now),
+                   jsonb_set(jsonb_set(@event_payload, @machine_id_path, to_jsonb(c.ref)), @provider_machine_id_path, to_jsonb(c.legacy_id)),
                    @trace_parent, @now, 0
             FROM claimed c
         )
         SELECT id, name, user_id, status, created_at, updated_at, legacy_id AS machine_id, ipv4 AS machine_ipv4, ref AS machine_ref, port AS machine_port FROM claimed
         """;
 
-    public bool HoldsMachine(Agent agent) => agent.MachineRef is not null;
+    public Task<bool> HoldsMachineAsync(Agent agent, CancellationToken cancellationToken) => Task.FromResult(agent.MachineRef is not null);
 
     public async Task<HeldMachine?> HeldAsync(Agent agent, CancellationToken cancellationToken) =>
         agent.MachineRef is null

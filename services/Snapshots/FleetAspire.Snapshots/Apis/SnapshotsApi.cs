@@ -55,7 +55,7 @@ public static class SnapshotsApi
 
     /// <summary>Users see snapshots they took; operators see any.</summary>
     public static async Task<Results<Ok<IReadOnlyList<SnapshotResponse>>, ValidationProblem>> ListByMachine(
-        ClaimsPrincipal caller, IReads<IMachineChildReads> reads, [FromQuery] string? machineId, CancellationToken cancellationToken)
+        ClaimsPrincipal caller, IMachineChildReads reads, [FromQuery] string? machineId, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors().Check("machineId", machineId is not null && InputRules.IsPlausibleId(machineId) ? null : "is required and must be a machine id");
         if (errors.Any)
@@ -63,12 +63,7 @@ public static class SnapshotsApi
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        var owner = caller.OwnerFilter();
-        var snapshots = await (await reads.CurrentAsync()).Snapshots(machineId!).AsNoTracking()
-            .Where(s => owner == null || s.UserId == owner)
-            .OrderByDescending(s => s.CreatedAt)
-            .ToListAsync(cancellationToken);
-        await reads.ServedAsync(ServedEntities.Snapshots, snapshots.Select(s => s.Id).ToList());
+        var snapshots = await reads.SnapshotsAsync(machineId!, caller.OwnerFilter(), cancellationToken);
         return TypedResults.Ok<IReadOnlyList<SnapshotResponse>>(snapshots.Select(SnapshotResponse.From).ToList());
     }
 

@@ -13,12 +13,12 @@ namespace FleetAspire.Snapshots.Application;
 /// so a request leaves either a snapshot with its image or nothing; deleting removes the provider image first, so no
 /// billable image outlives its row.
 /// </summary>
-public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites> assignments, ICloudProvider provider, TimeProvider time)
+public sealed class SnapshotService(FleetDbContext db, IAssignmentWrites assignments, ICloudProvider provider, TimeProvider time)
 {
     /// <param name="ownerFilter">The caller's user id, or null for operators.</param>
     public async Task<(SnapshotOutcome Outcome, MachineSnapshot? Snapshot)> CreateAsync(string agentId, string? ownerFilter, CancellationToken cancellationToken)
     {
-        var (outcome, snapshot) = await assignments.RunAsync<(SnapshotOutcome, MachineSnapshot?)>(async writes =>
+        var (outcome, snapshot) = await db.Database.CreateExecutionStrategy().ExecuteAsync<(SnapshotOutcome, MachineSnapshot?)>(async () =>
         {
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             // The agent row locked, as every write path does first: a release cannot remove the machine between
@@ -29,7 +29,7 @@ public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites
                 return (SnapshotOutcome.AgentNotFound, null);
             }
 
-            var held = await writes.HeldAsync(agent, cancellationToken);
+            var held = await assignments.HeldAsync(agent, cancellationToken);
             if (held is null)
             {
                 return (SnapshotOutcome.NoMachine, null);
@@ -65,10 +65,10 @@ public sealed class SnapshotService(FleetDbContext db, IWrites<IAssignmentWrites
         if (existing is null)
         {
             // The relation is written directly only where Machine alone is written (dual-write links it otherwise), so the
-            // link and the row are one planned write: a flip between them cannot leave a row without its relation.
-            existing = await assignments.RunAsync(async writes =>
+            // link and the row are one unit of work: a flip between them cannot leave a row without its relation.
+            existing = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
             {
-                var machineRef = await writes.HetznerChildLinkAsync(machineId, cancellationToken);
+                var machineRef = await assignments.HetznerChildLinkAsync(machineId, cancellationToken);
                 var row = NewRow(new HeldMachine(machineId, MachineTypes.Hetzner, null, machineRef), userId, agentId, isFinal: true);
                 db.MachineSnapshots.Add(row);
                 try

@@ -1,6 +1,7 @@
 using System.Reflection;
 using FleetAspire.Data.MachineTransition.Phases;
 using FleetAspire.Data.Reads;
+using Microsoft.EntityFrameworkCore;
 using FleetAspire.Data.Writes;
 using FleetAspire.Names;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -39,12 +40,17 @@ public static class TransitionExtensions
         builder.Services.AddSingleton<TransitionWriteInterceptor>();
         builder.Services.AddSingleton<IInterceptor>(sp => sp.GetRequiredService<TransitionWriteInterceptor>());
         builder.Services.AddHostedService<PhaseWatcher>();
-        builder.Services.AddScoped<MachineChildReadsSelector>();
-        builder.Services.AddScoped<IReads<IMachineChildReads>>(sp => sp.GetRequiredService<MachineChildReadsSelector>());
+        // Over the steady-state registration of AddFleetDatabase (called before this): the phase picks the side per read.
+        builder.Services.AddScoped<MachineChildReads>();
+        builder.Services.AddScoped<LegacyMachineChildReads>();
+        builder.Services.AddScoped<IMachineChildReads, PhaseMachineChildReads>();
         builder.Services.AddScoped<WritePlanner>();
-        // Over the steady-state registrations of AddFleetDatabase: every IWrites<T> goes through the planner.
-        builder.Services.AddScoped(typeof(IWrites<>), typeof(PlannedWrites<>));
+        // Units of work (operations of the context's execution strategy) are planned, and retried once on a phase change.
+        builder.Services.ConfigureDbContext<FleetDbContext>((_, options) =>
+            options.UseNpgsql(npgsql => npgsql.ExecutionStrategy(dependencies => new PhaseRetryingExecutionStrategy(dependencies))));
+        // Over the steady-state registration of AddFleetDatabase: the planned side per call.
         builder.Services.AddScoped<IStorageSides<IAssignmentWrites>, AssignmentSides>();
+        builder.Services.AddScoped<IAssignmentWrites, PhaseAssignmentWrites>();
         builder.Services.AddScoped<IBatchFence, TransitionBatchFence>();
         builder.Services.AddOptions<Shadow.ShadowOptions>().BindConfiguration(Shadow.ShadowOptions.Section);
         builder.Services.AddSingleton<Shadow.ShadowCompareQueue>();

@@ -74,6 +74,9 @@ public sealed class TransitionWriteInterceptor(TransitionModeResolver resolver, 
         return result;
     }
 
+    /// <summary>The mode of the epoch a transaction this interceptor fenced locked, or null for one it did not see.</summary>
+    internal TransitionMode? ModeOf(DbTransaction transaction) => _modes.TryGetValue(transaction, out var fenced) ? fenced.Mode : null;
+
     internal void AddFenceParameters(NpgsqlParameterCollection parameters, long? plannedEpoch)
     {
         parameters.Add(new NpgsqlParameter<string>("writer", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = _writer });
