@@ -238,6 +238,30 @@ public sealed class WritePlanRetryTests(WriteMatrixFleet fleet) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_machine_write_outside_a_unit_of_work_is_refused_before_it_plans_or_writes_and_a_read_outside_one_plans_nothing()
+    {
+        await fleet.WalkToAsync(TransitionPhase.MachineRead);
+        var agent = await fleet.CreateAgentAsync("outside-unit");
+        await using var scope = fleet.Agents.Services.CreateAsyncScope();
+        var writes = scope.ServiceProvider.GetRequiredService<IAssignmentWrites>();
+        var planner = scope.ServiceProvider.GetRequiredService<WritePlanner>();
+        var db = scope.ServiceProvider.GetRequiredService<FleetDbContext>();
+        var tracked = await db.Agents.SingleAsync(a => a.Id == agent.Id);
+
+        // A read: answered from the current mode; nothing is planned, so a later unit is planned afresh.
+        Assert.False(await writes.HoldsMachineAsync(tracked, CancellationToken.None));
+        // A write: it could be neither checked against a plan nor retried, so it never starts.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => writes.ClaimPoolAsync(
+            new ClaimRequest(agent.Id, "outside-unit", false, DateTimeOffset.UtcNow, Guid.CreateVersion7(), null), CancellationToken.None));
+        Assert.Equal(0, await fleet.ScalarAsync("SELECT count(*) FROM outbox_messages WHERE aggregate_id = @a", ("a", agent.Id)));
+
+        // The same inside a unit: planned there (for the legacy fields in MachineRead), and the plan ends with the unit.
+        var planned = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () => (await planner.ModeAsync()).WriteLegacy);
+        Assert.True(planned);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => planner.ModeAsync());
+    }
+
+    [Fact]
     public async Task A_claim_batch_planned_before_a_flip_is_refused_by_its_own_fence_before_it_claims_and_runs_again_in_the_new_mode()
     {
         await fleet.WalkToAsync(TransitionPhase.MachineRead);

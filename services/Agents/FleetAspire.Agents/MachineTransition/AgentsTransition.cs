@@ -10,7 +10,7 @@ namespace FleetAspire.Agents.MachineTransition;
 internal static class AgentsTransition
 {
     /// <summary>
-    /// The agents service's part in the migration: the phase machinery, and its selector registered over the
+    /// The agents service's part in the migration: the phase machinery, and its decorator registered over the
     /// steady-state store. Called before messaging: consumers' writes pass the same fence and dual-write as requests.
     /// </summary>
     public static void AddAgentsTransition(this IHostApplicationBuilder builder)

@@ -3,8 +3,8 @@ using FleetAspire.Data.Entities;
 namespace FleetAspire.Pool.Application;
 
 /// <summary>
-/// Write storage of the pool: the legacy pool table (under <c>MachineTransition/</c>) or, the steady state, the
-/// hetzner <see cref="Machine"/> rows no agent holds. Chosen per reconcile pass by the migration phase.
+/// Write storage of the pool: the hetzner <see cref="Machine"/> rows no agent holds. A reconcile pass is one unit of
+/// work (the context's execution strategy).
 /// </summary>
 public interface IPoolWrites
 {

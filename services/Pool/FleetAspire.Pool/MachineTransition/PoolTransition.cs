@@ -10,7 +10,7 @@ namespace FleetAspire.Pool.MachineTransition;
 internal static class PoolTransition
 {
     /// <summary>
-    /// The pool's part in the migration: the phase machinery, and its selectors registered over the steady-state
+    /// The pool's part in the migration: the phase machinery, and its decorators registered over the steady-state
     /// storage. Called before messaging: consumers' writes pass the same fence and dual-write as requests.
     /// </summary>
     public static void AddPoolTransition(this IHostApplicationBuilder builder)
