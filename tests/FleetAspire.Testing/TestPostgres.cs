@@ -58,7 +58,7 @@ public sealed class TestPostgres
     {
         var external = Environment.GetEnvironmentVariable(ExternalVariable);
         var postgres = string.IsNullOrWhiteSpace(external)
-            ? await StartLocalAsync(durable: false, [])
+            ? await StartAttempts.RunAsync("PostgreSQL", () => StartLocalAsync(durable: false, []))
             : new TestPostgres(external, null, null);
         await CreateTemplateAsync(postgres.ServerConnectionString);
         return postgres;
@@ -110,7 +110,7 @@ public sealed class TestPostgres
         {
             await using var c = new NpgsqlConnection(connectionString);
             await c.OpenAsync();
-        }, TimeSpan.FromSeconds(30), "PostgreSQL did not accept connections");
+        }, TimeSpan.FromSeconds(60), "PostgreSQL did not accept connections");
         return new TestPostgres(connectionString, server, data, Start);
     }
 

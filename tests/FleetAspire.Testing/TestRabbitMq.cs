@@ -83,6 +83,11 @@ public sealed class TestRabbitMq
                 $"RabbitMQ is not installed ({Server}). Run ./build.sh setup (apt-get install rabbitmq-server) or set {ExternalVariable}.");
         }
 
+        return await StartAttempts.RunAsync("RabbitMQ", StartLocalAsync);
+    }
+
+    private static async Task<TestRabbitMq> StartLocalAsync()
+    {
         ChildProcesses.SweepStale("fleet-test-rabbit-");
         var home = Path.Combine(Path.GetTempPath(), $"fleet-test-rabbit-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(home);
@@ -91,7 +96,8 @@ public sealed class TestRabbitMq
 
         var epmdPort = TestPostgres.FreePort().ToString(CultureInfo.InvariantCulture);
         var amqpPort = TestPostgres.FreePort();
-        var nodeName = $"fleettest{Environment.ProcessId}@localhost";
+        // Unique per attempt (StartAttempts): a node left booting by a failed attempt keeps its name.
+        var nodeName = $"fleettest{Environment.ProcessId}n{home[^8..]}@localhost";
         var environment = new Dictionary<string, string>
         {
             ["HOME"] = home,
@@ -113,7 +119,7 @@ public sealed class TestRabbitMq
         {
             using var tcp = new TcpClient();
             await tcp.ConnectAsync("127.0.0.1", int.Parse(epmdPort, CultureInfo.InvariantCulture));
-        }, TimeSpan.FromSeconds(10), "epmd did not listen");
+        }, TimeSpan.FromSeconds(30), "epmd did not listen");
 
         var node = await ChildProcesses.StartAsync(Server, [], environment, Path.Combine(home, "rabbitmq.log"));
         await WaitForAmqpAsync("127.0.0.1", amqpPort);
@@ -141,5 +147,5 @@ public sealed class TestRabbitMq
             {
                 throw new InvalidOperationException("no AMQP Connection.Start yet");
             }
-        }, TimeSpan.FromSeconds(60), "RabbitMQ did not accept AMQP");
+        }, TimeSpan.FromSeconds(120), "RabbitMQ did not accept AMQP");
 }
