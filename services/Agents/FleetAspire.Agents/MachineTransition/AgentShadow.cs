@@ -1,9 +1,6 @@
 using FleetAspire.Agents.Application;
-using FleetAspire.Data.Entities;
-using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Data.MachineTransition.Shadow;
 using FleetAspire.Data.MachineTransition.Verification;
-using FleetAspire.Names;
 
 namespace FleetAspire.Agents.MachineTransition;
 

@@ -2,7 +2,6 @@ using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Machines.Application;
-using FleetAspire.Names;
 
 namespace FleetAspire.Machines.MachineTransition;
 

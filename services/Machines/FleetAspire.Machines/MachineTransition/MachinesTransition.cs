@@ -1,5 +1,3 @@
-using FleetAspire.Data;
-using FleetAspire.Data.MachineTransition;
 using FleetAspire.Data.MachineTransition.Modes;
 using FleetAspire.Machines.Application;
 using FleetAspire.Names;

@@ -1,7 +1,4 @@
-using FleetAspire.Cloud;
 using FleetAspire.Data;
-using FleetAspire.Data.MachineTransition.Modes;
-using FleetAspire.Names;
 using FleetAspire.Pool.Application;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,9 +1,7 @@
 using FleetAspire.Cloud;
 using FleetAspire.Data;
 using FleetAspire.Data.MachineTransition.Modes;
-using FleetAspire.Names;
 using FleetAspire.Pool.Application;
-using Microsoft.EntityFrameworkCore;
 
 namespace FleetAspire.Pool.MachineTransition;
 
