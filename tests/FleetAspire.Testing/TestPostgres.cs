@@ -57,11 +57,20 @@ public sealed class TestPostgres
     private static async Task<TestPostgres> StartAsync()
     {
         var external = Environment.GetEnvironmentVariable(ExternalVariable);
-        var postgres = string.IsNullOrWhiteSpace(external)
-            ? await StartAttempts.RunAsync("PostgreSQL", () => StartLocalAsync(durable: false, []))
-            : new TestPostgres(external, null, null);
-        await CreateTemplateAsync(postgres.ServerConnectionString);
-        return postgres;
+        if (!string.IsNullOrWhiteSpace(external))
+        {
+            var server = new TestPostgres(external, null, null);
+            await CreateTemplateAsync(server.ServerConnectionString);
+            return server;
+        }
+
+        // The template is part of the start: a cluster whose migrations failed is no use to any class.
+        return await StartAttempts.RunAsync("PostgreSQL", async () =>
+        {
+            var postgres = await StartLocalAsync(durable: false, []);
+            await CreateTemplateAsync(postgres.ServerConnectionString);
+            return postgres;
+        });
     }
 
     /// <summary>
