@@ -15,8 +15,8 @@ public sealed class PhaseAgentMachineStore(TransitionModeResolver modes, LegacyA
 {
     public async Task<IReadOnlyDictionary<string, AgentMachine>> ForAgentsAsync(IReadOnlyCollection<string> agentIds, CancellationToken cancellationToken)
     {
-        var mode = await modes.ForReadAsync();
-        var served = await Side(mode).ForAgentsAsync(agentIds, cancellationToken);
+        var (mode, side) = await modes.ReadSideAsync<IAgentMachineStore>(machine, legacy);
+        var served = await side.ForAgentsAsync(agentIds, cancellationToken);
         if (agentIds.Count > 0)
         {
             OfferComparison(mode, agentIds.ToArray(), served);
@@ -26,12 +26,10 @@ public sealed class PhaseAgentMachineStore(TransitionModeResolver modes, LegacyA
     }
 
     public async Task<ConnectionDetails?> ConnectionAsync(string agentId, CancellationToken cancellationToken) =>
-        await Side(await modes.ForReadAsync()).ConnectionAsync(agentId, cancellationToken);
+        await (await modes.ReadSideAsync<IAgentMachineStore>(machine, legacy)).Side.ConnectionAsync(agentId, cancellationToken);
 
     public async ValueTask<IQueryable<Agent>> WhereMachineTypeAsync(IQueryable<Agent> agents, string machineType) =>
-        await Side(await modes.ForReadAsync()).WhereMachineTypeAsync(agents, machineType);
-
-    private IAgentMachineStore Side(TransitionMode mode) => mode.ReadMachine ? machine : legacy;
+        await (await modes.ReadSideAsync<IAgentMachineStore>(machine, legacy)).Side.WhereMachineTypeAsync(agents, machineType);
 
     /// <summary>The machines served for these agents against the other side's, read later by the shadow worker.</summary>
     private void OfferComparison(TransitionMode mode, string[] agentIds, IReadOnlyDictionary<string, AgentMachine> served) =>

@@ -14,8 +14,8 @@ public sealed class PhaseCustomMachineReads(TransitionModeResolver modes, Custom
 {
     public async Task<CustomMachineView?> FindAsync(string id, string? owner, CancellationToken cancellationToken)
     {
-        var mode = await modes.ForReadAsync();
-        var found = await (mode.ReadMachine ? (ICustomMachineReads)machine : legacy).FindAsync(id, owner, cancellationToken);
+        var (mode, side) = await modes.ReadSideAsync<ICustomMachineReads>(machine, legacy);
+        var found = await side.FindAsync(id, owner, cancellationToken);
         if (found is not null)
         {
             shadow.Offer(mode, MachineShadow.Machines([found.Id]));
@@ -26,8 +26,8 @@ public sealed class PhaseCustomMachineReads(TransitionModeResolver modes, Custom
 
     public async Task<IReadOnlyList<CustomMachineView>> PageAsync(string? owner, string? after, int take, CancellationToken cancellationToken)
     {
-        var mode = await modes.ForReadAsync();
-        var rows = await (mode.ReadMachine ? (ICustomMachineReads)machine : legacy).PageAsync(owner, after, take, cancellationToken);
+        var (mode, side) = await modes.ReadSideAsync<ICustomMachineReads>(machine, legacy);
+        var rows = await side.PageAsync(owner, after, take, cancellationToken);
         // The row past the page only tells whether another page exists: it was not served.
         var served = rows.Take(take).Select(c => c.Id).ToList();
         if (served.Count > 0)

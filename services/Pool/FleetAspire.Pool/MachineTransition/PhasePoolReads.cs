@@ -12,12 +12,12 @@ namespace FleetAspire.Pool.MachineTransition;
 public sealed class PhasePoolReads(TransitionModeResolver modes, MachinePoolReads machine, LegacyPoolReads legacy, ShadowCompareQueue shadow) : IPoolReads
 {
     public async Task<IReadOnlyDictionary<string, int>> CountsAsync(CancellationToken cancellationToken) =>
-        await ((await modes.ForReadAsync()).ReadMachine ? (IPoolReads)machine : legacy).CountsAsync(cancellationToken);
+        await (await modes.ReadSideAsync<IPoolReads>(machine, legacy)).Side.CountsAsync(cancellationToken);
 
     public async Task<IReadOnlyList<PoolMachineView>> PageAsync(string? status, string? after, int take, CancellationToken cancellationToken)
     {
-        var mode = await modes.ForReadAsync();
-        var rows = await (mode.ReadMachine ? (IPoolReads)machine : legacy).PageAsync(status, after, take, cancellationToken);
+        var (mode, side) = await modes.ReadSideAsync<IPoolReads>(machine, legacy);
+        var rows = await side.PageAsync(status, after, take, cancellationToken);
         // By provider id: a server still being created has none and is not compared; the row past the page was not served.
         var served = rows.Take(take).Select(m => m.ProviderId).OfType<string>().ToList();
         if (served.Count > 0)

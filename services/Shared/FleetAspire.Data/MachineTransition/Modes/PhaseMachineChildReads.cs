@@ -15,16 +15,16 @@ public sealed class PhaseMachineChildReads(TransitionModeResolver modes, Machine
 {
     public async Task<IReadOnlyList<MachineSnapshot>> SnapshotsAsync(string machineId, string? ownerId, CancellationToken cancellationToken)
     {
-        var mode = await modes.ForReadAsync();
-        var rows = await (mode.ReadMachine ? (IMachineChildReads)machine : legacy).SnapshotsAsync(machineId, ownerId, cancellationToken);
+        var (mode, side) = await modes.ReadSideAsync<IMachineChildReads>(machine, legacy);
+        var rows = await side.SnapshotsAsync(machineId, ownerId, cancellationToken);
         Offer(mode, MachineShadow.Snapshots, rows.Select(s => s.Id).ToList());
         return rows;
     }
 
     public async Task<IReadOnlyList<MachineHealthCheck>> HealthChecksAsync(string machineId, string? ownerId, int take, CancellationToken cancellationToken)
     {
-        var mode = await modes.ForReadAsync();
-        var rows = await (mode.ReadMachine ? (IMachineChildReads)machine : legacy).HealthChecksAsync(machineId, ownerId, take, cancellationToken);
+        var (mode, side) = await modes.ReadSideAsync<IMachineChildReads>(machine, legacy);
+        var rows = await side.HealthChecksAsync(machineId, ownerId, take, cancellationToken);
         Offer(mode, MachineShadow.HealthChecks, rows.Select(h => h.Id.ToString(CultureInfo.InvariantCulture)).ToList());
         return rows;
     }

@@ -61,6 +61,13 @@ public sealed class TransitionModeResolver(PhaseCache cache, IFeatureManager fea
         return mode;
     }
 
+    /// <summary>The mode for a read (<see cref="ForReadAsync"/>) and the side of a read decorator it names.</summary>
+    public async Task<(TransitionMode Mode, TReads Side)> ReadSideAsync<TReads>(TReads machine, TReads legacy)
+    {
+        var mode = await ForReadAsync();
+        return (mode, mode.ReadMachine ? machine : legacy);
+    }
+
     /// <summary>A write planned for the legacy fields: recorded as a legacy code path.</summary>
     internal void LegacyWritePlanned() => usage.LegacyPathUsed("write");
 
